@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) l2sec.macsec contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What a host can do for MACsec, read without changing anything.
+
+Private to the collection: the backend of the macsec_preflight module. Each probe is a small
+function that returns plain data, so the module is one call per host (module calls are expensive).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+
+SYS_NET = '/sys/class/net'
+
+
+def kernel_release():
+    return platform.release()
+
+
+def macsec_module_state(release=None, modules_root='/lib/modules', sys_module='/sys/module'):
+    """Return 'loaded', 'builtin', 'available' or 'missing' for the kernel's macsec driver."""
+    release = release or kernel_release()
+    if os.path.isdir(os.path.join(sys_module, 'macsec')):
+        return 'loaded'
+    base = os.path.join(modules_root, release)
+    if _file_mentions(os.path.join(base, 'modules.builtin'), '/macsec.ko'):
+        return 'builtin'
+    if _file_mentions(os.path.join(base, 'modules.dep'), '/macsec.ko'):
+        return 'available'
+    return 'missing'
+
+
+def _file_mentions(path, needle):
+    try:
+        with open(path, encoding='utf-8', errors='replace') as handle:
+            return any(needle in line for line in handle)
+    except OSError:
+        return False
+
+
+def python_library_version(name):
+    """Version of an importable library, or None. Imported lazily: pyroute2 alone costs seconds."""
+    try:
+        module = __import__(name)
+    except Exception:  # pylint: disable=broad-except
+        return None
+    return str(getattr(module, '__version__', 'unknown'))
+
+
+def interfaces(sys_net=SYS_NET):
+    """Every network interface with its MAC, MTU, state and the facts that decide who owns it."""
+    found = {}
+    try:
+        names = sorted(os.listdir(sys_net))
+    except OSError:
+        return found
+    for name in names:
+        path = os.path.join(sys_net, name)
+        found[name] = {
+            'mac': _read(os.path.join(path, 'address')),
+            'mtu': _read_int(os.path.join(path, 'mtu')),
+            'operstate': _read(os.path.join(path, 'operstate')),
+            'master': _link_target_name(os.path.join(path, 'master')),
+            'kind': 'macsec' if os.path.isdir(os.path.join(path, 'macsec')) else _uevent_devtype(path),
+        }
+    return found
+
+
+def _read(path):
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return handle.read().strip()
+    except OSError:
+        return None
+
+
+def _read_int(path):
+    text = _read(path)
+    return int(text) if text and text.isdigit() else None
+
+
+def _link_target_name(path):
+    return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
+
+
+def _uevent_devtype(path):
+    uevent = _read(os.path.join(path, 'uevent')) or ''
+    match = re.search(r'^DEVTYPE=(\S+)', uevent, re.M)
+    return match.group(1) if match else None
+
+
+def first_version(text, pattern=r'v?(\d+\.\d+(?:\.\d+)?)'):
+    match = re.search(pattern, text or '')
+    return match.group(1) if match else None
+
+
+# Daemons: (name, version command, binary whose strings reveal built-in MACsec support)
+DAEMONS = {
+    'wpa_supplicant': (['wpa_supplicant', '-v'], 'wpa_supplicant'),
+    'hostapd': (['hostapd', '-v'], 'hostapd'),
+    'strongswan': (['swanctl', '--version'], None),
+    'freeradius': (['freeradius', '-v'], None),
+}
+
+
+def daemon_facts(run_command, find_binary):
+    """Version and MACsec ability of each daemon an approach may need; None where not installed.
+
+    run_command(argv) -> (rc, stdout, stderr) and find_binary(name) -> path or None are injected so that
+    the probes stay testable without the daemons.
+    """
+    facts = {}
+    for name, (argv, binary) in DAEMONS.items():
+        path = find_binary(argv[0])
+        if path is None:
+            facts[name] = None
+            continue
+        dummy_rc, out, err = run_command([path] + argv[1:])
+        entry = {'path': path, 'version': first_version(out + '\n' + err, r'(\d+\.\d+(?:\.\d+)?)')}
+        if binary:
+            entry['macsec_linux'] = binary_mentions(path, b'macsec_linux')
+            # wpa_supplicant 2.11 added these; 2.10 (Debian 12) has neither.
+            entry['macsec_csindex'] = binary_mentions(path, b'macsec_csindex')
+            entry['macsec_offload'] = binary_mentions(path, b'macsec_offload')
+        facts[name] = entry
+    return facts
+
+
+def binary_mentions(path, needle, chunk_size=1 << 20):
+    """True when the file contains the bytes: a driver or option name compiled into a daemon."""
+    try:
+        with open(path, 'rb') as handle:
+            tail = b''
+            while True:
+                chunk = handle.read(chunk_size)
+                if not chunk:
+                    return False
+                if needle in tail + chunk:
+                    return True
+                tail = chunk[-len(needle):]
+    except OSError:
+        return False
+
+
+def offload_facts(run_command, ethtool_path, names):
+    """The NIC's MACsec hardware offload feature per interface ('on', 'off', 'off [fixed]' or None)."""
+    facts = {}
+    for name in names:
+        facts[name] = None
+        if ethtool_path is None:
+            continue
+        rc, out, dummy_err = run_command([ethtool_path, '-k', name])
+        if rc == 0:
+            match = re.search(r'^macsec-hw-offload:\s*(.+)$', out, re.M)
+            facts[name] = match.group(1).strip() if match else None
+    return facts
+
+
+def host_facts(run_command, find_binary, parents=()):
+    """Everything the preflight role reports, in one dictionary with no secrets."""
+    all_interfaces = interfaces()
+    return {
+        'kernel': kernel_release(),
+        'macsec_module': macsec_module_state(),
+        'pyroute2': python_library_version('pyroute2'),
+        'cryptography': python_library_version('cryptography'),
+        'daemons': daemon_facts(run_command, find_binary),
+        'interfaces': all_interfaces,
+        'missing_parents': sorted(name for name in parents if name not in all_interfaces),
+        'offload': offload_facts(run_command, find_binary('ethtool'), [p for p in parents if p in all_interfaces]),
+    }

@@ -1,0 +1,117 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) l2sec.macsec contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: macsec_preflight
+short_description: Report what a host can do for MACsec, without changing it
+version_added: 0.1.0
+description:
+  - Reads in one call the kernel release, whether the C(macsec) kernel module is loaded, built in or
+    available, the versions of pyroute2 and cryptography, the versions of wpa_supplicant, hostapd,
+    strongSwan and FreeRADIUS and whether the first two were built with the C(macsec_linux) driver,
+    the host's network interfaces, and the MACsec hardware offload feature of the given parent NICs.
+  - Changes nothing on the host.
+author:
+  - l2sec.macsec maintainers (@l2sec)
+attributes:
+  check_mode:
+    description: Can run in check mode and return the same facts.
+    support: full
+  diff_mode:
+    description: Would show what changed.
+    support: none
+    details: The module never changes anything, so there is nothing to show.
+options:
+  parents:
+    description:
+      - Parent NICs that the host's links use. Missing ones are listed in RV(preflight.missing_parents),
+        and their offload feature is read with C(ethtool -k).
+    type: list
+    elements: str
+    default: []
+notes:
+  - Importing pyroute2 to read its version costs about two seconds on a slow host; the module does it once.
+"""
+
+EXAMPLES = r"""
+- name: Learn what the host can do
+  l2sec.macsec.macsec_preflight:
+    parents: [eth1, eth2]
+  register: preflight
+
+- name: Refuse a host without the macsec kernel module
+  ansible.builtin.assert:
+    that: preflight.preflight.macsec_module != 'missing'
+    fail_msg: the kernel of {{ inventory_hostname }} has no macsec module
+"""
+
+RETURN = r"""
+preflight:
+  description: What the host can do for MACsec. Contains no secrets.
+  returned: always
+  type: dict
+  contains:
+    kernel:
+      description: The running kernel release.
+      type: str
+      sample: 6.1.0-40-cloud-amd64
+    macsec_module:
+      description: C(loaded), C(builtin), C(available) (can be loaded with modprobe) or C(missing).
+      type: str
+      sample: available
+    pyroute2:
+      description: The importable pyroute2 version, or null.
+      type: str
+      sample: 0.7.2
+    cryptography:
+      description: The importable cryptography version, or null.
+      type: str
+      sample: 38.0.4
+    daemons:
+      description:
+        - Per daemon (C(wpa_supplicant), C(hostapd), C(strongswan), C(freeradius)) its path and version,
+          or null when it is not installed. For wpa_supplicant and hostapd also whether the binary has the
+          C(macsec_linux) driver and the 2.11 options C(macsec_csindex) and C(macsec_offload).
+      type: dict
+      sample: {wpa_supplicant: {path: /usr/sbin/wpa_supplicant, version: '2.10', macsec_linux: true}}
+    interfaces:
+      description: Every network interface with C(mac), C(mtu), C(operstate), C(master) and C(kind).
+      type: dict
+      sample: {eth1: {mac: '52:54:00:12:34:56', mtu: 1500, operstate: up, master: null, kind: null}}
+    missing_parents:
+      description: The requested parents that the host does not have.
+      type: list
+      elements: str
+      sample: []
+    offload:
+      description: The C(macsec-hw-offload) feature of each present parent as C(ethtool -k) shows it, or null.
+      type: dict
+      sample: {eth1: 'off [fixed]'}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.l2sec.macsec.plugins.module_utils._preflight import host_facts
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={'parents': {'type': 'list', 'elements': 'str', 'default': []}},
+        supports_check_mode=True,
+    )
+
+    def run_command(argv):
+        return module.run_command(argv)
+
+    def find_binary(name):
+        return module.get_bin_path(name, opt_dirs=['/usr/sbin', '/sbin'])
+
+    module.exit_json(changed=False, preflight=host_facts(run_command, find_binary, module.params['parents']))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of the collection, stage by stage, printing each stage's time.
+#   tools/test.sh            all stages
+#   tools/test.sh units lint  only the named stages (setup always runs)
+# Stages: units (pytest, every supported ansible-core), sanity (ansible-test, main ansible-core),
+#         lint (ansible-lint, production profile), build (galaxy build + install), lab (molecule on the VM lab).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+ALL_STAGES=(units sanity lint build lab)
+MAIN_CORE=2.21.5
+OTHER_CORES=(2.19.14)
+
+declare -A STAGE_SECONDS=()
+log() { printf '\n[test] %s\n' "$*" >&2; }
+
+# A copy of the collection where ansible-test and the import machinery expect it:
+# <tmp>/ansible_collections/l2sec/macsec/ (ansible-test resolves symlinks, so it must be a real copy).
+WORK=$(mktemp -d /tmp/l2sec-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+COLLECTION=$WORK/ansible_collections/l2sec/macsec
+copy_collection() {
+  rm -rf "$COLLECTION" && mkdir -p "$COLLECTION"
+  git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$COLLECTION"
+}
+
+# Every test runs with a throw-away Ansible home and collections path, so nothing of the user's leaks in.
+isolate_ansible() {
+  export ANSIBLE_HOME=$WORK/ansible-home
+  export ANSIBLE_COLLECTIONS_PATH=$WORK
+  export ANSIBLE_LOCAL_TEMP=$WORK/ansible-tmp
+}
+
+stage_units() {
+  local core
+  for core in "$MAIN_CORE" "${OTHER_CORES[@]}"; do
+    log "unit tests on ansible-core $core"
+    (cd "$COLLECTION" && PYTHONPATH=$WORK "$ROOT/.venv/$core/bin/python" -m pytest -q -p no:cacheprovider tests/unit)
+  done
+}
+
+stage_sanity() {
+  local venv=$ROOT/.venv/$MAIN_CORE pip_version cache
+  # ansible-test bootstraps pip into its venvs with a get-pip.py it downloads from a host that is not
+  # reachable offline; give it our stand-in at the path where it caches that download.
+  pip_version=$(grep -oP "pip='\K[0-9.]+" "$venv"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py)
+  cache=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
+  mkdir -p "$(dirname "$cache")" && cp tools/get_pip_offline.py "$cache"
+  log "ansible-test sanity (ansible-core $MAIN_CORE, pip bootstrap $pip_version offline)"
+  (cd "$COLLECTION" && PATH=$venv/bin:$PATH ansible-test sanity --venv --python "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --color no)
+}
+
+stage_lint() {
+  log "ansible-lint (production profile)"
+  (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH ansible-lint --offline)
+}
+
+stage_build() {
+  log "ansible-galaxy collection build + install"
+  (cd "$COLLECTION" && "$ROOT/.venv/$MAIN_CORE/bin/ansible-galaxy" collection build --output-path "$WORK/dist")
+  "$ROOT/.venv/$MAIN_CORE/bin/ansible-galaxy" collection install "$WORK"/dist/l2sec-macsec-*.tar.gz -p "$WORK/installed"
+  test -f "$WORK/installed/ansible_collections/l2sec/macsec/MANIFEST.json"
+  "$ROOT/.venv/$MAIN_CORE/bin/ansible-doc" -t module l2sec.macsec.macsec_preflight \
+    | grep -q 'MACsec' || { echo "ansible-doc cannot read the installed collection" >&2; return 1; }
+}
+
+stage_lab() {
+  log "molecule on the VM lab (all scenarios share one boot)"
+  (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH molecule test --all --shared-state)
+}
+
+run_stage() {
+  local name=$1 started=$SECONDS
+  "stage_$name"
+  STAGE_SECONDS[$name]=$((SECONDS - started))
+  log "stage $name passed in ${STAGE_SECONDS[$name]} s"
+}
+
+main() {
+  local started=$SECONDS stage stages=("$@")
+  [ ${#stages[@]} -gt 0 ] || stages=("${ALL_STAGES[@]}")
+  tools/setup.sh "$MAIN_CORE" "${OTHER_CORES[@]}"
+  STAGE_SECONDS[setup]=$((SECONDS - started))
+  copy_collection
+  isolate_ansible
+  for stage in "${stages[@]}"; do
+    run_stage "$stage"
+  done
+  log "stage times (s):"
+  for stage in setup "${stages[@]}"; do printf '  %-8s %5s\n' "$stage" "${STAGE_SECONDS[$stage]}" >&2; done
+  log "all ${#stages[@]} stages passed in $((SECONDS - started)) s"
+}
+
+main "$@"
