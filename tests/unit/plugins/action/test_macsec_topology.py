@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+
+from ansible_collections.l2sec.macsec.plugins.action.macsec_topology import ActionModule
+from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
+
+HOSTS = ['node-a', 'node-b', 'node-c']
+SAK_A = '0123456789abcdef0123456789abcdef'
+SAK_B = 'fedcba9876543210fedcba9876543210'
+
+
+def kernel_link(name='rack1-ab', **options):
+    link = {'name': name, 'provider': 'kernel',
+            'ends': [{'host': 'node-a', 'interface': 'eth1'}, {'host': 'node-b', 'interface': 'eth1'}]}
+    link.update(options)
+    return link
+
+
+def keyed_link():
+    return kernel_link(ends=[{'host': 'node-a', 'interface': 'eth1', 'sak': SAK_A},
+                             {'host': 'node-b', 'interface': 'eth1', 'sak': SAK_B}])
+
+
+MACS = {'node-a': {'eth1': '52:54:00:0a:00:01'}, 'node-b': {'eth1': '52:54:00:0b:00:01'}}
+
+
+class Templar:
+    """Stands in for Ansible's templar: records what it was asked to template."""
+
+    def __init__(self):
+        self.templated = []
+
+    def template(self, value):
+        self.templated.append(value)
+        return value
+
+
+def run(args, task_vars=None):
+    task = MagicMock(args=args, async_val=0, check_mode=False)
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    templar = Templar()
+    action = ActionModule(task, connection, play_context=MagicMock(), loader=None, templar=templar,
+                          shared_loader_obj=None)
+    result = action.run(task_vars=task_vars if task_vars is not None else {'groups': {'all': HOSTS}})
+    # The proof that no host is contacted: the connection is never called.
+    assert connection.mock_calls == []
+    return result, templar
+
+
+@pytest.fixture
+def providers_available(monkeypatch):
+    for entry in _topology.PROVIDERS.values():
+        monkeypatch.setitem(entry, 'available', True)
+
+
+def test_validate_lists_every_error_and_fails():
+    links = [kernel_link(ciphr='gcm-aes-256'), kernel_link('rack1-bc', port=0, ends=[
+        {'host': 'node-b', 'interface': 'eth2'}, {'host': 'node-x', 'interface': 'eth2'}])]
+    result, dummy = run({'phase': 'validate', 'links': links})
+    assert result['failed'] is True
+    assert result['changed'] is False
+    assert [error.split(':')[0] for error in result['errors']] == [
+        'macsec_links[rack1-ab].ciphr', 'macsec_links[rack1-bc].port', 'macsec_links[rack1-bc].ends[1] (node-x).host']
+    assert result['msg'].startswith('macsec_links has 3 error(s); no host was contacted and nothing was changed:\n')
+    assert result['msg'].endswith('\n'.join(result['errors']))
+
+
+def test_validate_returns_normalized_links_without_key_values():
+    result, dummy = run({'links': [keyed_link()]})  # phase defaults to validate
+    assert 'failed' not in result
+    assert result['links'][0]['macsec_ifname'] == 'msrack1-ab'
+    assert result['links'][0]['ends'][0]['sak'] == _topology.REDACTED
+    text = json.dumps(result)
+    assert SAK_A not in text and SAK_B not in text
+    assert '_ansible_no_log' not in result
+
+
+def test_validate_errors_never_show_key_values():
+    link = kernel_link(cipher='gcm-aes-256', ends=[{'host': 'node-a', 'interface': 'eth1', 'sak': SAK_A},
+                                                   {'host': 'node-b', 'interface': 'eth1', 'sak': SAK_B}])
+    result, dummy = run({'links': [link]})
+    assert result['failed'] is True
+    assert len(result['errors']) == 2
+    assert SAK_A not in json.dumps(result) and SAK_B not in json.dumps(result)
+
+
+def test_validate_defaults_to_the_macsec_links_variable_and_groups_all():
+    task_vars = {'macsec_links': [kernel_link(ends=[{'host': 'node-a', 'interface': 'eth1'},
+                                                    {'host': 'node-z', 'interface': 'eth1'}])],
+                 'groups': {'all': ['node-a', 'node-z']}}
+    result, templar = run({'phase': 'validate'}, task_vars)
+    assert 'failed' not in result
+    assert templar.templated == [task_vars['macsec_links']]
+    result, dummy = run({'phase': 'validate'}, dict(task_vars, groups={'all': ['node-a']}))
+    assert result['errors'][0].startswith('macsec_links[rack1-ab].ends[1] (node-z).host: is not an inventory host')
+
+
+def test_validate_uses_the_given_hosts():
+    result, dummy = run({'links': [kernel_link()], 'hosts': ['node-a']})
+    assert result['failed'] is True
+    assert result['errors'][0].startswith('macsec_links[rack1-ab].ends[1] (node-b).host')
+
+
+def test_an_undefined_macsec_links_fails_naming_a_likely_typo():
+    with pytest.raises(AnsibleActionFail, match=r'macsec_links is not defined \(the inventory defines macsec_link: '):
+        run({}, {'macsec_link': [], 'groups': {'all': HOSTS}})
+    with pytest.raises(AnsibleActionFail, match='macsec_links is not defined: describe'):
+        run({}, {'groups': {'all': HOSTS}})
+
+
+def test_an_empty_fleet_is_valid():
+    result, dummy = run({}, {'macsec_links': [], 'groups': {'all': HOSTS}})
+    assert result['links'] == []
+    assert 'failed' not in result
+
+
+def test_unknown_arguments_and_phases_are_refused():
+    with pytest.raises(AnsibleActionFail):
+        run({'phase': 'apply', 'links': []})
+    with pytest.raises(AnsibleActionFail):
+        run({'phase': 'validate', 'links': [], 'hostz': []})
+
+
+def test_plan_fails_while_the_providers_are_not_available():
+    result, dummy = run({'phase': 'plan', 'links': [kernel_link()], 'host_macs': MACS})
+    assert result['failed'] is True
+    assert result['errors'] == [
+        "macsec_links[rack1-ab].provider: provider 'kernel' is not available yet in l2sec.macsec %s: this release "
+        "validates the topology and runs preflight only; nothing was changed on any host. Keep the link and upgrade "
+        "to a release that ships the kernel provider" % _topology.COLLECTION_VERSION]
+
+
+def test_plan_returns_each_hosts_part(providers_available):
+    result, dummy = run({'phase': 'plan', 'links': [kernel_link()], 'host_macs': MACS})
+    assert 'failed' not in result
+    assert sorted(result['hosts']) == ['node-a', 'node-b']
+    assert result['hosts']['node-a']['links'][0]['peers'][0]['sci'] == '5254000b00010001'
+    assert '_ansible_no_log' not in result
+
+
+def test_plan_with_explicit_keys_is_no_log(providers_available):
+    result, dummy = run({'phase': 'plan', 'links': [keyed_link()], 'host_macs': MACS})
+    assert result['_ansible_no_log'] is True
+    assert result['hosts']['node-a']['links'][0]['end']['sak'] == SAK_A
+
+
+def test_plan_reports_mac_errors_and_missing_providers_together():
+    result, dummy = run({'phase': 'plan', 'links': [kernel_link()], 'host_macs': {'node-a': {}, 'node-b': MACS['node-b']}})
+    assert [error.split(':')[0] for error in result['errors']] == [
+        'macsec_links[rack1-ab].ends[0] (node-a).interface', 'macsec_links[rack1-ab].provider']
+    assert result['msg'].startswith('macsec_links has 2 error(s); nothing was changed:\n')
+
+
+def test_plan_reads_the_preflight_reports_of_the_play_hosts(providers_available):
+    report = {'interfaces': {'eth1': {'mac': '52:54:00:0a:00:01', 'mtu': 1500}, 'lo': {'mac': '00:00:00:00:00:00'}}}
+    link = kernel_link(ends=[{'host': 'node-a', 'interface': 'eth1'},
+                             {'host': 'node-b', 'interface': 'eth1', 'mac': '52:54:00:0b:00:01'}])
+    task_vars = {'macsec_links': [link], 'ansible_play_hosts': ['node-a'],
+                 'hostvars': {'node-a': {'preflight_report': report}, 'node-b': {}}}
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert list(result['hosts']) == ['node-a']
+    assert result['hosts']['node-a']['links'][0]['end']['mac'] == '52:54:00:0a:00:01'
+
+
+def test_plan_without_preflight_reports_says_what_to_run():
+    task_vars = {'macsec_links': [kernel_link()], 'ansible_play_hosts': ['node-a', 'node-b'],
+                 'hostvars': {'node-a': {'preflight_report': {'interfaces': {}}}, 'node-b': {}}}
+    with pytest.raises(AnsibleActionFail, match='no preflight_report for node-b: run the l2sec.macsec.preflight role'):
+        run({'phase': 'plan'}, task_vars)
