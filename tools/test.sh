@@ -17,7 +17,16 @@ log() { printf '\n[test] %s\n' "$*" >&2; }
 # A copy of the collection where ansible-test and the import machinery expect it:
 # <tmp>/ansible_collections/l2sec/macsec/ (ansible-test resolves symlinks, so it must be a real copy).
 WORK=$(mktemp -d /tmp/l2sec-test.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+CURRENT_STAGE=
+finish() {
+  local status=$?
+  rm -rf "$WORK"
+  if [ "$status" != 0 ] && [ -n "$CURRENT_STAGE" ]; then
+    log "stage $CURRENT_STAGE FAILED"
+    echo "stages: $((${#STAGE_SECONDS[@]} - 1)) passed, 1 failed"
+  fi
+}
+trap finish EXIT
 COLLECTION=$WORK/ansible_collections/l2sec/macsec
 copy_collection() {
   rm -rf "$COLLECTION" && mkdir -p "$COLLECTION"
@@ -64,14 +73,22 @@ stage_build() {
     | grep -q 'MACsec' || { echo "ansible-doc cannot read the installed collection" >&2; return 1; }
 }
 
+# L2SEC_SCENARIOS="default site" runs only those scenarios (the default one always boots the lab).
 stage_lab() {
-  log "molecule on the VM lab (all scenarios share one boot)"
-  (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH molecule test --all --shared-state)
+  local selection=(--all) scenario
+  if [ -n "${L2SEC_SCENARIOS:-}" ]; then
+    selection=()
+    for scenario in $L2SEC_SCENARIOS; do selection+=(-s "$scenario"); done
+  fi
+  log "molecule on the VM lab (${L2SEC_SCENARIOS:-all scenarios}; they share one boot)"
+  (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH molecule test "${selection[@]}" --shared-state)
 }
 
 run_stage() {
   local name=$1 started=$SECONDS
+  CURRENT_STAGE=$name
   "stage_$name"
+  CURRENT_STAGE=
   STAGE_SECONDS[$name]=$((SECONDS - started))
   log "stage $name passed in ${STAGE_SECONDS[$name]} s"
 }
@@ -89,6 +106,7 @@ main() {
   log "stage times (s):"
   for stage in setup "${stages[@]}"; do printf '  %-8s %5s\n' "$stage" "${STAGE_SECONDS[$stage]}" >&2; done
   log "all ${#stages[@]} stages passed in $((SECONDS - started)) s"
+  echo "stages: ${#stages[@]} passed, 0 failed"
 }
 
 main "$@"

@@ -11,6 +11,8 @@ function that returns plain data, so the module is one call per host (module cal
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import platform
 import re
@@ -44,12 +46,17 @@ def _file_mentions(path, needle):
 
 
 def python_library_version(name):
-    """Version of an importable library, or None. Imported lazily: pyroute2 alone costs seconds."""
-    try:
-        module = __import__(name)
-    except Exception:  # pylint: disable=broad-except
+    """Version of an importable library, or None.
+
+    Read from the package metadata without importing it: `import pyroute2` alone costs seconds on a slow
+    host, and pyroute2 0.7 has no __version__ attribute anyway.
+    """
+    if importlib.util.find_spec(name) is None:
         return None
-    return str(getattr(module, '__version__', 'unknown'))
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return 'unknown'
 
 
 def interfaces(sys_net=SYS_NET):

@@ -35,7 +35,7 @@ options:
     elements: str
     default: []
 notes:
-  - Importing pyroute2 to read its version costs about two seconds on a slow host; the module does it once.
+  - Library versions are read from package metadata, without importing the libraries (importing pyroute2 alone costs seconds on a slow host).
 """
 
 EXAMPLES = r"""

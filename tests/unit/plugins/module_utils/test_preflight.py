@@ -89,3 +89,10 @@ def test_host_facts_lists_missing_parents(monkeypatch):
     facts = preflight.host_facts(lambda argv: (1, '', ''), lambda name: None, parents=['eth1', 'eth9'])
     assert facts['missing_parents'] == ['eth9']
     assert set(facts['offload']) == {'eth1'}
+
+
+def test_python_library_version_from_metadata():
+    import pytest as pytest_module  # an installed distribution with metadata
+
+    assert preflight.python_library_version('pytest') == pytest_module.__version__
+    assert preflight.python_library_version('l2sec_no_such_library') is None
