@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Proves on one host that a MACsec link really protects traffic, and prints the evidence as JSON.
 
 Usage: lab_link_check.py LINK PARENT PEER_ADDRESS PATTERN_HEX
@@ -75,9 +74,9 @@ def main(link, parent, peer, pattern):
         'encrypt': settings.get('encrypt'),
         'ping_received': int(received.group(1)) if received else 0,
         'frames': len(frames),
-        'macsec_frames': sum(1 for ethertype, _ in frames if ethertype == MACSEC_ETHERTYPE),
-        'other_ethertypes': sorted({'0x%04x' % ethertype for ethertype, _ in frames if ethertype != MACSEC_ETHERTYPE}),
-        'pattern_on_wire': any(bytes.fromhex(pattern) in frame for _, frame in frames),
+        'macsec_frames': sum(1 for ethertype, dummy in frames if ethertype == MACSEC_ETHERTYPE),
+        'other_ethertypes': sorted({'0x%04x' % ethertype for ethertype, dummy in frames if ethertype != MACSEC_ETHERTYPE}),
+        'pattern_on_wire': any(bytes.fromhex(pattern) in frame for dummy, frame in frames),
         'counters_before': before,
         'counters_after': after,
     }))
