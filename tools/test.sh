@@ -65,11 +65,13 @@ stage_lint() {
 }
 
 stage_build() {
+  local bin=$ROOT/.venv/$MAIN_CORE/bin installed=$WORK/installed
   log "ansible-galaxy collection build + install"
-  (cd "$COLLECTION" && "$ROOT/.venv/$MAIN_CORE/bin/ansible-galaxy" collection build --output-path "$WORK/dist")
-  "$ROOT/.venv/$MAIN_CORE/bin/ansible-galaxy" collection install "$WORK"/dist/l2sec-macsec-*.tar.gz -p "$WORK/installed"
-  test -f "$WORK/installed/ansible_collections/l2sec/macsec/MANIFEST.json"
-  "$ROOT/.venv/$MAIN_CORE/bin/ansible-doc" -t module l2sec.macsec.macsec_preflight \
+  (cd "$COLLECTION" && "$bin/ansible-galaxy" collection build --output-path "$WORK/dist")
+  # Install and read back from a path that holds only the tarball's copy, not the test copy of the tree.
+  ANSIBLE_COLLECTIONS_PATH=$installed "$bin/ansible-galaxy" collection install "$WORK"/dist/l2sec-macsec-*.tar.gz -p "$installed"
+  test -f "$installed/ansible_collections/l2sec/macsec/MANIFEST.json"
+  ANSIBLE_COLLECTIONS_PATH=$installed "$bin/ansible-doc" -t module l2sec.macsec.macsec_preflight \
     | grep -q 'MACsec' || { echo "ansible-doc cannot read the installed collection" >&2; return 1; }
 }
 
