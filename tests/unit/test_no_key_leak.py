@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -27,8 +26,8 @@ import pytest
 import yaml
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+from ansible_collections.l2sec.macsec.tests.unit.playbook_env import ansible_playbook, collections_path
 
-TREE = pathlib.Path(__file__).resolve().parents[2]
 MASTER = '9e' * 4 + 'd1c2b3a4f5e60718' * 3 + '2f3e4d5c'
 EXPLICIT_SAKS = ['6b' * 2 + 'a5f00d' * 10, '7c' * 2 + 'b6e11e' * 10]  # 32 bytes each: gcm-aes-256
 CANARY = 'c4a7a11e' * 4  # leaked on purpose: proves that stdout, the log and the cache are searched
@@ -91,25 +90,6 @@ PLAYBOOK = r"""
         msg: "canary {{ leak_canary }}"
 """
 
-
-def ansible_playbook():
-    beside = pathlib.Path(sys.executable).parent / 'ansible-playbook'
-    return str(beside) if beside.exists() else shutil.which('ansible-playbook')
-
-
-def collections_path():
-    for folder in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep):
-        if folder and (pathlib.Path(folder) / 'ansible_collections' / 'l2sec' / 'macsec').is_dir():
-            return folder
-    if TREE.parent.name == 'l2sec' and TREE.parents[1].name == 'ansible_collections':
-        return str(TREE.parents[2])
-    pytest.fail('set ANSIBLE_COLLECTIONS_PATH to a folder containing ansible_collections/l2sec/macsec '
-                '(tools/test.sh units does)')
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The search.
 
 def needles(secret):
     """Every form of a secret to look for: the text itself, hex both cases, base64 both alphabets, all alignments.
@@ -177,7 +157,7 @@ def write_inventory(folder):
 def run_play(folder):
     env = dict(os.environ)
     env.update({
-        'ANSIBLE_COLLECTIONS_PATH': collections_path(),
+        'ANSIBLE_COLLECTIONS_PATH': str(collections_path()),
         'ANSIBLE_HOME': str(folder / 'ansible-home'),
         'ANSIBLE_LOCAL_TEMP': str(folder / 'tmp'),
         'ANSIBLE_LOG_PATH': str(folder / 'ansible.log'),

@@ -10,7 +10,6 @@ check mode, a SAN change, revocation with `openssl verify -crl_check`, and the h
 from __future__ import annotations
 
 import os
-import pathlib
 import re
 import shutil
 import stat
@@ -21,8 +20,8 @@ import pytest
 import yaml
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pki
+from ansible_collections.l2sec.macsec.tests.unit.playbook_env import ansible_playbook, collections_path
 
-TREE = pathlib.Path(__file__).resolve().parents[2]
 HOSTS = ('host1', 'host2')
 PLAYBOOK = """
 - name: The fleet PKI
@@ -31,21 +30,6 @@ PLAYBOOK = """
   roles:
     - role: l2sec.macsec.pki
 """
-
-
-def ansible_playbook():
-    beside = pathlib.Path(sys.executable).parent / 'ansible-playbook'
-    return str(beside) if beside.exists() else shutil.which('ansible-playbook')
-
-
-def collections_path():
-    for folder in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep):
-        if folder and (pathlib.Path(folder) / 'ansible_collections' / 'l2sec' / 'macsec').is_dir():
-            return folder
-    if TREE.parent.name == 'l2sec' and TREE.parents[1].name == 'ansible_collections':
-        return str(TREE.parents[2])
-    pytest.fail('set ANSIBLE_COLLECTIONS_PATH to a folder containing ansible_collections/l2sec/macsec')
-    return None
 
 
 class Fleet:
@@ -63,7 +47,7 @@ class Fleet:
         (folder / 'ansible.cfg').write_text('[defaults]\nforks = 5\n', encoding='utf-8')
 
     def run(self, *options, extra=None):
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(),
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections_path()),
                    ANSIBLE_CONFIG=str(self.folder / 'ansible.cfg'),
                    ANSIBLE_HOME=str(self.folder / 'ansible-home'), ANSIBLE_LOCAL_TEMP=str(self.folder / 'tmp'),
                    ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='default', ANSIBLE_RETRY_FILES_ENABLED='False')

@@ -12,38 +12,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import pathlib
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-TREE = pathlib.Path(__file__).resolve().parents[2]
+from ansible_collections.l2sec.macsec.tests.unit.playbook_env import TREE, ansible_playbook, collections_path
+
 CORPUS = sorted((TREE / 'tests' / 'unit' / 'topology_corpus' / 'bad').glob('*.yml'))
 DEFAULT_HOSTS = ['node-a', 'node-b', 'node-c']
 UNREACHABLE_HOST = {'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': 9,
                     'ansible_ssh_common_args': '-o ConnectTimeout=3'}
 PARALLEL = 4
-
-
-def ansible_playbook():
-    """The ansible-playbook of the Python running the tests (tools/test.sh does not put its venv on PATH)."""
-    beside = pathlib.Path(sys.executable).parent / 'ansible-playbook'
-    return str(beside) if beside.exists() else shutil.which('ansible-playbook')
-
-
-def collections_path():
-    """A folder holding ansible_collections/l2sec/macsec: $ANSIBLE_COLLECTIONS_PATH, else the tree under test."""
-    for folder in os.environ.get('ANSIBLE_COLLECTIONS_PATH', '').split(os.pathsep):
-        if folder and (pathlib.Path(folder) / 'ansible_collections' / 'l2sec' / 'macsec').is_dir():
-            return pathlib.Path(folder)
-    if TREE.parent.name == 'l2sec' and TREE.parents[1].name == 'ansible_collections':
-        return TREE.parents[2]
-    pytest.fail('set ANSIBLE_COLLECTIONS_PATH to a folder containing ansible_collections/l2sec/macsec '
-                '(tools/test.sh units does)')
-    return None
 
 
 def write_inventory(folder, case):
