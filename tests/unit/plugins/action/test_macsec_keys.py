@@ -6,35 +6,21 @@
 from __future__ import annotations
 
 import json
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.l2sec.macsec.plugins.action.macsec_keys import ActionModule
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+from ansible_collections.l2sec.macsec.tests.unit.plugins.action.controller_action import RecordingTemplar, run_controller_action
 
 MASTER = 'a1' * 16 + '0f1e2d3c4b5a6978' * 2
 
 
-class Templar:
-    def __init__(self):
-        self.templated = []
-
-    def template(self, value):
-        self.templated.append(value)
-        return {'{{ vault_macsec_master_secret }}': MASTER}.get(value, value)
-
-
 def run(args, task_vars=None):
-    task = MagicMock(args=args, async_val=0, check_mode=False)
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    templar = Templar()
-    action = ActionModule(task, connection, play_context=MagicMock(), loader=None, templar=templar,
-                          shared_loader_obj=None)
-    result = action.run(task_vars=task_vars if task_vars is not None else {'inventory_hostname': 'node-a'})
-    assert connection.mock_calls == []  # never contacts the host
+    templar = RecordingTemplar({'{{ vault_macsec_master_secret }}': MASTER})
+    result = run_controller_action(ActionModule, args, task_vars if task_vars is not None else {'inventory_hostname': 'node-a'},
+                                   templar)
     return result, templar
 
 

@@ -8,24 +8,17 @@ from __future__ import annotations
 import json
 import os
 import stat
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.l2sec.macsec.plugins.action import macsec_ca, macsec_cert_sign
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pki
+from ansible_collections.l2sec.macsec.tests.unit.plugins.action.controller_action import run_controller_action
 
 
 def run(module, args, check_mode=False, host='vm1'):
-    task = MagicMock(args=args, async_val=0, check_mode=check_mode)
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    action = module.ActionModule(task, connection, play_context=MagicMock(), loader=None, templar=MagicMock(),
-                                 shared_loader_obj=None)
-    result = action.run(task_vars={'inventory_hostname': host})
-    assert connection.mock_calls == []  # the controller side never contacts a host
-    return result
+    return run_controller_action(module.ActionModule, args, {'inventory_hostname': host}, check_mode=check_mode)
 
 
 def mode(path):

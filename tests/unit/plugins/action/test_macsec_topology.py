@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-from unittest.mock import MagicMock
 
 import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.l2sec.macsec.plugins.action.macsec_topology import ActionModule
 from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
+from ansible_collections.l2sec.macsec.tests.unit.plugins.action.controller_action import RecordingTemplar, run_controller_action
 
 HOSTS = ['node-a', 'node-b', 'node-c']
 SAK_A = '0123456789abcdef0123456789abcdef'
@@ -32,27 +32,10 @@ def keyed_link():
 MACS = {'node-a': {'eth1': '52:54:00:0a:00:01'}, 'node-b': {'eth1': '52:54:00:0b:00:01'}}
 
 
-class Templar:
-    """Stands in for Ansible's templar: records what it was asked to template."""
-
-    def __init__(self):
-        self.templated = []
-
-    def template(self, value):
-        self.templated.append(value)
-        return value
-
-
 def run(args, task_vars=None):
-    task = MagicMock(args=args, async_val=0, check_mode=False)
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    templar = Templar()
-    action = ActionModule(task, connection, play_context=MagicMock(), loader=None, templar=templar,
-                          shared_loader_obj=None)
-    result = action.run(task_vars=task_vars if task_vars is not None else {'groups': {'all': HOSTS}})
-    # The proof that no host is contacted: the connection is never called.
-    assert connection.mock_calls == []
+    templar = RecordingTemplar()
+    result = run_controller_action(ActionModule, args, task_vars if task_vars is not None else {'groups': {'all': HOSTS}},
+                                   templar)
     return result, templar
 
 
