@@ -15,7 +15,14 @@ pyroute2 knows neither the `macsec` link kind nor the generic-netlink `macsec` f
 
 Messages are built by pure functions (`rxsc_attrs`, `txsa_attrs`, `rxsa_attrs`, `offload_attrs`,
 `build_message`) and dumps are read by `parse_secy()`, so both are unit-tested without a socket. Kernel
-errors come back as `MacsecError` with a message meant for a person (`explain_error()`).
+errors come back as `MacsecError` with a message meant for a person (`explain_error()`; for the errors of
+`IPRoute().link()` on a macsec link, `link_error()`).
+
+Proven on Linux 6.1 (Debian 12) with pyroute2 0.7.2 and 0.9.7 by tests/lab/netlink_proof.py, which also
+holds what the kernel does: in-place changes (`change_link_data()`) take everything but the cipher, ICV
+length, SCI and port; 6.1 neither reports nor changes the offload over rtnl (genl does: `set_offload()`);
+a dump's PN is the next PN to send (TX SA) or the next one expected (RX SA); a missing RX SC or SA is
+ENODEV, an AN that is taken EBUSY.
 
 Byte order, as the kernel has it: an SCI is a u64 in network byte order (MAC then port); an SSCI is a
 big-endian u32; a PN is a host-order u32, or u64 with XPN; a key id is 16 bytes, an XPN salt 12 bytes.
@@ -30,6 +37,8 @@ import struct
 import traceback
 
 try:
+    # IPRoute for the modules; not `from pyroute2`, whose namespace 0.7 fills from entry points.
+    from pyroute2.iproute import IPRoute  # pylint: disable=unused-import
     from pyroute2.netlink import NLA_F_NESTED, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.generic import GenericNetlinkSocket
@@ -40,7 +49,7 @@ except ImportError:  # pragma: no cover - reported by the modules through missin
     NLA_F_NESTED = 1 << 15
     NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
     genlmsg = nla = GenericNetlinkSocket = object
-    ifinfmsg = None
+    ifinfmsg = IPRoute = None
 
     class NetlinkError(Exception):
         """Stand-in so that `except NetlinkError` still compiles without pyroute2."""
@@ -86,6 +95,20 @@ XPN_CIPHERS = frozenset(('gcm-aes-xpn-128', 'gcm-aes-xpn-256'))
 
 VALIDATION = {'disabled': 0, 'check': 1, 'strict': 2}
 OFFLOAD = {'off': 0, 'phy': 1, 'mac': 2}
+
+# What macsec_validate_attr() lets through (drivers/net/macsec.c): MACSEC_MIN_ICV_LEN..MACSEC_STD_ICV_LEN, and
+# the largest replay window of an XPN cipher (IEEE 802.1AEbw-2013 10.7.8, MACSEC_XPN_MAX_REPLAY_WINDOW).
+MIN_ICV_LEN = 8
+MAX_ICV_LEN = 16
+XPN_MAX_WINDOW = (1 << 30) - 1
+# What macsec_changelink() refuses with EINVAL, even at the value the link has: these need a new link.
+RECREATE_OPTIONS = ('cipher', 'icv_len', 'sci', 'port')
+
+
+def key_length(cipher):
+    """The SAK length in bytes (16 or 32) of a cipher name."""
+    cipher_id(cipher)
+    return 32 if cipher.endswith('256') else 16
 
 
 def cipher_id(name):
@@ -249,16 +272,27 @@ def link_data(cipher='gcm-aes-128', icv_len=16, encrypt=True, port=None, sci=Non
     """IFLA_INFO_DATA of a macsec link as IPRoute keywords (full NLA names): pass them on with
     `ipr.link('add', ifname=..., kind='macsec', link=<parent index>, **link_data(...))`.
 
-    Only the given values are set; the kernel's defaults hold for the rest. `sci` and `port` exclude each
-    other (the SCI already holds the port)."""
+    Only the given values are set; the kernel's defaults hold for the rest (None leaves a value out, also
+    cipher and icv_len). `sci` and `port` exclude each other (the SCI already holds the port); an explicit `sci`
+    needs the SCI in every frame (include_sci not off, no end_station, no scb: macsec_newlink refuses it).
+
+    For `ipr.link('set', index=..., kind='macsec', ...)` (macsec_changelink) use change_link_data(): the kernel
+    refuses the whole change with EINVAL as soon as the cipher, ICV length, SCI or port is in it (even at the
+    value the link has), and Linux 6.1 ignores the offload there (MacsecSocket.set_offload() changes it).
+
+    end_station and scb only show on the wire when the SCI is not sent: the kernel's default is to send it,
+    so turning either on without saying include_sci turns include_sci off with it. The kernel refuses
+    include_sci with end_station or scb, end_station with scb, replay protection without a window (in the
+    same request) and an ICV length outside 8..16: those are ValueErrors here."""
     if sci is not None and port is not None:
         raise ValueError('give the SCI or the port, not both: the SCI holds the port')
-    if window is not None and replay_protect is False:
-        raise ValueError('a replay window needs replay protection')
-    data = {'IFLA_MACSEC_CIPHER_SUITE': cipher_id(cipher)}
+    data = {}
+    if cipher is not None:
+        data['IFLA_MACSEC_CIPHER_SUITE'] = cipher_id(cipher)
     if icv_len is not None:
-        if not 8 <= int(icv_len) <= 32:
-            raise ValueError('ICV length must be between 8 and 32 bytes, not %r' % (icv_len,))
+        if isinstance(icv_len, bool) or not MIN_ICV_LEN <= int(icv_len) <= MAX_ICV_LEN:
+            raise ValueError('ICV length must be between %d and %d bytes, not %r' % (MIN_ICV_LEN, MAX_ICV_LEN,
+                                                                                     icv_len))
         data['IFLA_MACSEC_ICV_LEN'] = int(icv_len)
     if sci is not None:
         data['IFLA_MACSEC_SCI'] = sci_int(sci)
@@ -266,17 +300,48 @@ def link_data(cipher='gcm-aes-128', icv_len=16, encrypt=True, port=None, sci=Non
         if not 1 <= int(port) <= 0xffff:
             raise ValueError('port must be between 1 and 65535, not %r' % (port,))
         data['IFLA_MACSEC_PORT'] = int(port)
-    if validate is not None:
-        if validate not in VALIDATION:
-            raise ValueError('validate must be one of %s, not %r' % (', '.join(VALIDATION), validate))
-        data['IFLA_MACSEC_VALIDATION'] = VALIDATION[validate]
+    data.update(change_link_data(encrypt=encrypt, validate=validate, protect=protect,
+                                 replay_protect=replay_protect, window=window, encoding_sa=encoding_sa,
+                                 include_sci=include_sci, end_station=end_station, scb=scb))
+    if sci is not None and data.get('IFLA_MACSEC_INC_SCI') == 0:
+        raise ValueError('an explicit SCI needs include_sci (the kernel refuses it with include_sci off, and so '
+                         'with end_station or scb): give the port instead')
+    if window is not None and cipher in XPN_CIPHERS and int(window) > XPN_MAX_WINDOW:
+        raise ValueError('the replay window of an XPN cipher is at most %d, not %r' % (XPN_MAX_WINDOW, window))
     if offload is not None:
         if offload not in OFFLOAD:
             raise ValueError('offload must be one of %s, not %r' % (', '.join(OFFLOAD), offload))
         data['IFLA_MACSEC_OFFLOAD'] = OFFLOAD[offload]
+    return data
+
+
+def change_link_data(encrypt=None, validate=None, protect=None, replay_protect=None, window=None,
+                     encoding_sa=None, include_sci=None, end_station=None, scb=None):
+    """IFLA_INFO_DATA of an in-place change, `ipr.link('set', index=..., kind='macsec', **change_link_data(...))`:
+    only what macsec_changelink() takes (not RECREATE_OPTIONS, not the offload) and only the given values.
+
+    Same rules as link_data(): a window turns replay protection on, replay protection needs a window,
+    end_station or scb turn include_sci off unless it is given."""
+    if window is not None and replay_protect is False:
+        raise ValueError('a replay window needs replay protection')
+    if replay_protect and window is None:
+        raise ValueError('replay protection needs a window (0 for strict ordering): the kernel refuses it alone')
+    if end_station and scb:
+        raise ValueError('end_station and scb exclude each other')
+    if include_sci and (end_station or scb):
+        raise ValueError('include_sci excludes end_station and scb: their bits are sent only without the SCI')
+    if include_sci is None and (end_station or scb):
+        include_sci = False
+    data = {}
+    if validate is not None:
+        if validate not in VALIDATION:
+            raise ValueError('validate must be one of %s, not %r' % (', '.join(VALIDATION), validate))
+        data['IFLA_MACSEC_VALIDATION'] = VALIDATION[validate]
     if encoding_sa is not None:
         data['IFLA_MACSEC_ENCODING_SA'] = _check_an(encoding_sa)
     if window is not None:
+        if isinstance(window, bool) or not 0 <= int(window) < 1 << 32:
+            raise ValueError('the replay window must be a 32-bit number, not %r' % (window,))
         data['IFLA_MACSEC_WINDOW'] = int(window)
         data['IFLA_MACSEC_REPLAY_PROTECT'] = 1
     for name, value in (('ENCRYPT', encrypt), ('PROTECT', protect), ('REPLAY_PROTECT', replay_protect),
@@ -652,9 +717,17 @@ def parse_secy(msg):
 
 NO_MACSEC = 'the kernel has no macsec support (modprobe macsec)'
 
+ADD_SA_COMMANDS = (MACSEC_CMD_ADD_TXSA, MACSEC_CMD_ADD_RXSA)
+RX_COMMANDS = (MACSEC_CMD_ADD_RXSC, MACSEC_CMD_DEL_RXSC, MACSEC_CMD_UPD_RXSC,
+               MACSEC_CMD_ADD_RXSA, MACSEC_CMD_DEL_RXSA, MACSEC_CMD_UPD_RXSA)
+
 
 class MacsecError(Exception):
-    """A refused netlink request, with errno and a message for a person."""
+    """A refused netlink request, with errno and a message for a person.
+
+    `code` is the errno the kernel returned, as it returned it. Linux 6.1 says ENODEV (not ENOENT) for an RX SC
+    or SA that does not exist, as for an ifindex that is no MACsec interface; EBUSY both for deleting an active
+    SA and for adding an SA at an AN that is taken; EEXIST for an RX SC that exists. The message tells which."""
 
     def __init__(self, code, message):
         super().__init__(message)
@@ -672,37 +745,102 @@ def _attr_names(attrs):
     return names
 
 
-def explain_error(code, cmd=None, attrs=(), kernel_message=None):
-    """A clear message for an errno the kernel returned to a macsec request."""
+def _sa_of(secy, sci, an):
+    """The SA at `an` of the TX SC (sci None) or of the RX SC `sci` in a parse_secy() result, or None."""
+    if sci is None:
+        sas = secy.get('tx_sas', ())
+    else:
+        scs = [sc for sc in secy.get('rx_scs', ()) if sc['sci'] == format_sci(sci)]
+        sas = scs[0]['sas'] if scs else ()
+    return ([sa for sa in sas if sa['an'] == an] or [None])[0]
+
+
+def _einval_reasons(cmd, sa, secy):
+    """Why an SA request is invalid, told from the SecY it was meant for (a parse_secy() result)."""
+    cipher = secy.get('secy', {}).get('cipher')
+    if cipher not in CIPHER_IDS:
+        return []
+    xpn = cipher in XPN_CIPHERS
+    reasons = []
+    key = sa.get('MACSEC_SA_ATTR_KEY')
+    if key is not None and len(key) != key_length(cipher):
+        reasons.append('the key is %d bytes, the SecY\'s cipher %s takes %d-byte keys'
+                       % (len(key), cipher, key_length(cipher)))
+    keyid = sa.get('MACSEC_SA_ATTR_KEYID')
+    if keyid is not None and len(keyid) != MACSEC_KEYID_LEN:
+        reasons.append('the key id is %d bytes, the kernel takes %d' % (len(keyid), MACSEC_KEYID_LEN))
+    salt = sa.get('MACSEC_SA_ATTR_SALT')
+    if xpn and salt is not None and len(salt) != MACSEC_SALT_LEN:
+        reasons.append('the salt is %d bytes, the kernel takes %d' % (len(salt), MACSEC_SALT_LEN))
+    pn = sa.get('MACSEC_SA_ATTR_PN')
+    if pn is not None and len(pn) != (8 if xpn else 4):
+        reasons.append('the PN was sent as %d bits, the SecY\'s cipher %s takes %s (xpn=%s)'
+                       % (len(pn) * 8, cipher, '64-bit PNs' if xpn else '32-bit PNs', xpn))
+    if xpn and cmd in ADD_SA_COMMANDS:
+        missing = [name for name in ('SSCI', 'SALT') if sa.get('MACSEC_SA_ATTR_' + name) is None]
+        if missing:
+            reasons.append('the SecY\'s cipher %s is XPN: an SA needs %s' % (cipher, ' and '.join(
+                name.lower() for name in missing)))
+    return reasons
+
+
+def explain_error(code, cmd=None, attrs=(), kernel_message=None, secy=None):
+    """A clear message for an errno the kernel returned to a macsec request.
+
+    `secy` is what is known of the interface the request was for: None (not looked), False (the ifindex is no
+    SecY) or its parse_secy() result; with it ENODEV and EINVAL say precisely what is missing or wrong."""
     what = COMMAND_NAMES.get(cmd, 'talk to the macsec family')
     sent = dict(attrs)
     sa = dict(sent.get('MACSEC_ATTR_SA_CONFIG', {}).get('attrs', ()))
     rxsc = dict(sent.get('MACSEC_ATTR_RXSC_CONFIG', {}).get('attrs', ()))
+    offload = dict(sent.get('MACSEC_ATTR_OFFLOAD', {}).get('attrs', ()))
     an = sa.get('MACSEC_SA_ATTR_AN')
     sci = rxsc.get('MACSEC_RXSC_ATTR_SCI')
+    ifindex = sent.get('MACSEC_ATTR_IFINDEX')
+    interface = 'interface %s' % ifindex if ifindex is not None else 'the interface'
     subject = ''
     if an is not None:
         subject = ' (AN %d%s)' % (an, '' if sci is None else ', SCI %s' % format_sci(sci))
     elif sci is not None:
         subject = ' (SCI %s)' % format_sci(sci)
-    if code == errno.EBUSY and an is not None:
+    if code == errno.EBUSY and an is not None and cmd in ADD_SA_COMMANDS:
+        text = 'AN %d exists already: update that SA, or delete it first' % an
+    elif code == errno.EBUSY and an is not None:
         text = 'AN %d is in use: an active SA cannot be deleted; deactivate it first' % an
     elif code == errno.EBUSY:
         text = 'the interface is busy'
     elif code == errno.EINVAL:
         names = [n for n in _attr_names(attrs) if n != 'MACSEC_ATTR_IFINDEX']
+        reasons = _einval_reasons(cmd, sa, secy) if isinstance(secy, dict) and sa else []
         text = 'the kernel refused an attribute as invalid'
         if kernel_message:
-            text += ': %s' % kernel_message
+            reasons.append(kernel_message)
+        if reasons:
+            text += ': %s' % '; '.join(reasons)
         elif names:
             text += ' (one of %s; key length must match the cipher, PN 32-bit without XPN, 64-bit with)' \
                 % ', '.join(names)
-    elif code == errno.ENOENT:
-        text = 'no such %s' % ('SA' if an is not None else 'RX SC' if sci is not None else 'object')
+    elif code in (errno.ENOENT, errno.ENODEV) and secy is False:
+        text = '%s is not a MACsec interface (or does not exist)' % interface
+    elif code in (errno.ENOENT, errno.ENODEV) and isinstance(secy, dict) and cmd in RX_COMMANDS and sci is not None \
+            and not [sc for sc in secy.get('rx_scs', ()) if sc['sci'] == format_sci(sci)]:
+        text = 'no RX SC %s on %s' % (format_sci(sci), interface)
+    elif code in (errno.ENOENT, errno.ENODEV) and isinstance(secy, dict) and an is not None \
+            and _sa_of(secy, sci, an) is None:
+        text = 'no %s SA with AN %d%s' % ('TX' if sci is None else 'RX', an,
+                                          '' if sci is None else ' on RX SC %s' % format_sci(sci))
+    elif code == errno.ENOENT or (code == errno.ENODEV and (an is not None or sci is not None)):
+        # Linux says ENODEV for a missing RX SC or SA as for an ifindex that is no MACsec interface.
+        text = 'no such %s' % ('SA' if an is not None else 'RX SC')
+        if code == errno.ENODEV:
+            text += ', or %s is not a MACsec interface' % interface
+    elif code == errno.ENODEV:
+        text = '%s is not a MACsec interface, or %s' % (interface, NO_MACSEC)
     elif code == errno.EEXIST:
         text = 'it exists already'
-    elif code == errno.ENODEV:
-        text = 'the interface is not a MACsec interface, or ' + NO_MACSEC
+    elif code in (errno.EOPNOTSUPP, errno.ENOTSUP) and cmd == MACSEC_CMD_UPD_OFFLOAD:
+        wanted = _name_of(OFFLOAD, offload.get('MACSEC_OFFLOAD_ATTR_TYPE'))
+        text = 'the lower device of %s offers no MACsec offload %r (only \'off\' works on it)' % (interface, wanted)
     elif code in (errno.EOPNOTSUPP, errno.ENOTSUP):
         text = 'not supported by the interface (offload?) or ' + NO_MACSEC
     elif code == errno.EPERM:
@@ -714,7 +852,66 @@ def explain_error(code, cmd=None, attrs=(), kernel_message=None):
     return 'cannot %s%s: %s' % (what, subject, text)
 
 
+LINK_ACTIONS = {'add': 'create', 'set': 'change', 'change': 'change', 'del': 'delete', 'remove': 'delete'}
+
+
+def explain_link_error(code, action='add', data=None, kernel_message=None, ifname=None):
+    """A clear message for an errno the kernel returned to `IPRoute().link(action, kind='macsec', ...)`
+    (macsec_newlink, macsec_changelink, macsec_validate_attr). `data` is the link_data() that was sent."""
+    data = data or {}
+    verb = LINK_ACTIONS.get(action, action)
+    subject = 'the MACsec interface' + (' %s' % ifname if ifname else '')
+    fixed = [name for name, attr in (('cipher', 'CIPHER_SUITE'), ('icv_len', 'ICV_LEN'), ('sci', 'SCI'),
+                                     ('port', 'PORT')) if 'IFLA_MACSEC_' + attr in data]
+    offload = data.get('IFLA_MACSEC_OFFLOAD')
+    if code == errno.EINVAL and verb == 'change' and fixed:
+        text = '%s cannot change on an existing MACsec interface (the kernel refuses the whole change): ' \
+               'delete the interface and create it again' % ', '.join(fixed)
+    elif code == errno.EINVAL:
+        text = 'the kernel refused the settings as invalid (ICV length %d..%d; replay protection needs a window; ' \
+               'an XPN window is at most %d; include_sci excludes end_station and scb, end_station excludes ' \
+               'scb; an explicit SCI needs include_sci; the cipher, ICV length, SCI and port cannot change in ' \
+               'place)' % (MIN_ICV_LEN, MAX_ICV_LEN, XPN_MAX_WINDOW)
+        if kernel_message:
+            text += ': %s' % kernel_message
+    elif code == errno.EBUSY and verb == 'create':
+        port = data.get('IFLA_MACSEC_PORT')
+        text = 'the parent already carries a SecY with this SCI%s: choose another port' % (
+            ' (port %d)' % port if port is not None else '')
+    elif code == errno.EEXIST:
+        text = 'an interface of that name exists already'
+    elif code in (errno.EOPNOTSUPP, errno.ENOTSUP) and offload:
+        text = 'the parent offers no MACsec offload %r (only \'off\' works on it)' % _name_of(OFFLOAD, offload)
+    elif code in (errno.EOPNOTSUPP, errno.ENOTSUP):
+        text = NO_MACSEC
+    elif code == errno.ENODEV:
+        text = 'no such parent interface' if verb == 'create' else 'no such interface'
+    elif code == errno.EPERM:
+        text = 'permission denied: changing MACsec needs CAP_NET_ADMIN (become: true)'
+    else:
+        text = kernel_message or errno.errorcode.get(code, str(code))
+    return 'cannot %s %s: %s' % (verb, subject, text)
+
+
+def link_error(exc, action='add', data=None, ifname=None):
+    """A MacsecError of a NetlinkError that IPRoute().link() raised for a macsec link (see explain_link_error)."""
+    code = getattr(exc, 'code', None) or errno.EIO
+    kernel_message = _kernel_message(exc)
+    return MacsecError(code, explain_link_error(code, action, data, kernel_message, ifname))
+
+
+def _kernel_message(exc):
+    """The extended-ack text of a NetlinkError, when the kernel sent one beyond strerror."""
+    args = getattr(exc, 'args', ())
+    if len(args) > 1 and args[1] and args[1] != os.strerror(exc.code):
+        return str(args[1])
+    return None
+
+
 # --- the socket ------------------------------------------------------------------------------------------------
+
+DIAGNOSED = (errno.ENODEV, errno.ENOENT, errno.EINVAL)
+
 
 class MacsecSocket(GenericNetlinkSocket):
     """Client of the macsec genl family. Raises MacsecError (with .code) for what the kernel refuses."""
@@ -734,13 +931,46 @@ class MacsecSocket(GenericNetlinkSocket):
                 raise MacsecError(errno.ENODEV, NO_MACSEC) from None
             raise MacsecError(exc.code, explain_error(exc.code, kernel_message=str(exc))) from None
 
+    def _exchange(self, msg, flags):
+        """Send one request and collect its replies (NetlinkError on a refusal), without pyroute2 0.7's retries."""
+        if getattr(self, 'asyncore', None) is not None or not hasattr(self, 'addr_pool'):
+            # 0.9 (and the tests' fakes): nlm_request retries EBUSY only when sending fails, not on the answer.
+            return list(self.nlm_request(msg, msg_type=self.prid, msg_flags=flags))
+        # 0.7: nlm_request sends again a request the kernel answered with EBUSY, 30 times 0.3 s apart (9 s and
+        # a warning per try). The macsec family's EBUSY (an active SA, an AN that is taken) is final: ask once.
+        msg_seq = self.addr_pool.alloc()
+        try:
+            with self.lock[msg_seq]:
+                self.put(msg, self.prid, flags, msg_seq=msg_seq)
+                return list(self.get(msg_seq=msg_seq))
+        finally:
+            self.addr_pool.free(msg_seq, ban=0xFF)
+
     def request(self, cmd, attrs, flags=NLM_F_REQUEST | NLM_F_ACK):
         msg = build_message(cmd, attrs)
         try:
-            return list(self.nlm_request(msg, msg_type=self.prid, msg_flags=flags))
+            return self._exchange(msg, flags)
         except NetlinkError as exc:
-            kernel_message = exc.args[1] if len(exc.args) > 1 and exc.args[1] != os.strerror(exc.code) else None
-            raise MacsecError(exc.code, explain_error(exc.code, cmd, attrs, kernel_message)) from None
+            code, kernel_message = exc.code, _kernel_message(exc)
+        # Outside the except block: the look-up below is a request of its own.
+        secy = None
+        ifindex = dict(attrs).get('MACSEC_ATTR_IFINDEX')
+        if code in DIAGNOSED and ifindex is not None and cmd != MACSEC_CMD_GET_TXSC:
+            secy = self.secy(ifindex)
+        raise MacsecError(code, explain_error(code, cmd, attrs, kernel_message, secy))
+
+    def secy(self, ifindex):
+        """The SecY of ifindex as dump() has it, False when there is none, None when the dump fails."""
+        try:
+            found = self.dump(ifindex)
+        except (MacsecError, NetlinkError, OSError):
+            return None
+        return found[0] if found else False
+
+    def is_xpn(self, ifindex):
+        """True when the SecY of ifindex runs an XPN cipher (64-bit PNs); False also when there is no SecY."""
+        secy = self.secy(ifindex)
+        return bool(secy) and secy['secy'].get('cipher') in XPN_CIPHERS
 
     def dump(self, ifindex=None):
         """Every SecY (or the one of ifindex) as plain data: secy, offload, stats, tx_sas, rx_scs."""
@@ -762,8 +992,16 @@ class MacsecSocket(GenericNetlinkSocket):
     def add_txsa(self, ifindex, an, pn, key, keyid, active=True, ssci=None, salt=None, xpn=None):
         return self.request(MACSEC_CMD_ADD_TXSA, add_txsa_attrs(ifindex, an, pn, key, keyid, active, ssci, salt, xpn))
 
-    def update_txsa(self, ifindex, an, pn=None, active=None, xpn=False):
-        """Change what the kernel lets change on an SA: its PN and whether it is active (not key, key id, salt)."""
+    def _pn_xpn(self, ifindex, pn, xpn):
+        # The kernel takes a PN only at the SecY's size (4 bytes, 8 with XPN): ask it when the caller did not say.
+        if xpn is None:
+            xpn = pn is not None and self.is_xpn(ifindex)
+        return xpn
+
+    def update_txsa(self, ifindex, an, pn=None, active=None, xpn=None):
+        """Change what the kernel lets change on an SA: its PN and whether it is active (not key, key id, salt).
+        xpn None: a PN is sent at the size the SecY's cipher takes (looked up)."""
+        xpn = self._pn_xpn(ifindex, pn, xpn)
         return self.request(MACSEC_CMD_UPD_TXSA, txsa_attrs(ifindex, an, pn=pn, active=active, xpn=xpn))
 
     def del_txsa(self, ifindex, an):
@@ -773,7 +1011,9 @@ class MacsecSocket(GenericNetlinkSocket):
         return self.request(MACSEC_CMD_ADD_RXSA,
                             add_rxsa_attrs(ifindex, sci, an, pn, key, keyid, active, ssci, salt, xpn))
 
-    def update_rxsa(self, ifindex, sci, an, pn=None, active=None, xpn=False):
+    def update_rxsa(self, ifindex, sci, an, pn=None, active=None, xpn=None):
+        """Like update_txsa(), for the SA `an` of the RX SC `sci`."""
+        xpn = self._pn_xpn(ifindex, pn, xpn)
         return self.request(MACSEC_CMD_UPD_RXSA, rxsa_attrs(ifindex, sci, an, pn=pn, active=active, xpn=xpn))
 
     def del_rxsa(self, ifindex, sci, an):

@@ -365,7 +365,7 @@ def _provider_entry(name, available):
 
 # The providers and what they accept. `available` flips when a provider's role lands in the collection.
 PROVIDERS = {
-    KERNEL: _provider_entry(KERNEL, available=False),
+    KERNEL: _provider_entry(KERNEL, available=True),
     WPA_SUPPLICANT: _provider_entry(WPA_SUPPLICANT, available=False),
 }
 

@@ -113,13 +113,18 @@ def test_unknown_arguments_and_phases_are_refused():
         run({'phase': 'validate', 'links': [], 'hostz': []})
 
 
-def test_plan_fails_while_the_providers_are_not_available():
-    result, dummy = run({'phase': 'plan', 'links': [kernel_link()], 'host_macs': MACS})
+def test_plan_fails_while_a_provider_is_not_available():
+    result, dummy = run({'phase': 'plan', 'links': [kernel_link(provider='wpa_supplicant')], 'host_macs': MACS})
     assert result['failed'] is True
     assert result['errors'] == [
-        "macsec_links[rack1-ab].provider: provider 'kernel' is not available yet in l2sec.macsec %s: this release "
-        "validates the topology and runs preflight only; nothing was changed on any host. Keep the link and upgrade "
-        "to a release that ships the kernel provider" % _topology.COLLECTION_VERSION]
+        "macsec_links[rack1-ab].provider: provider 'wpa_supplicant' is not available yet in l2sec.macsec %s: this "
+        "release validates the topology and runs preflight only; nothing was changed on any host. Keep the link and "
+        "upgrade to a release that ships the wpa_supplicant provider" % _topology.COLLECTION_VERSION]
+
+
+def test_plan_of_a_kernel_link_needs_no_monkeypatch():
+    result, dummy = run({'phase': 'plan', 'links': [kernel_link()], 'host_macs': MACS})
+    assert 'failed' not in result and sorted(result['hosts']) == ['node-a', 'node-b']
 
 
 def test_plan_returns_each_hosts_part(providers_available):
@@ -137,7 +142,8 @@ def test_plan_with_explicit_keys_is_no_log(providers_available):
 
 
 def test_plan_reports_mac_errors_and_missing_providers_together():
-    result, dummy = run({'phase': 'plan', 'links': [kernel_link()], 'host_macs': {'node-a': {}, 'node-b': MACS['node-b']}})
+    result, dummy = run({'phase': 'plan', 'links': [kernel_link(provider='wpa_supplicant')],
+                         'host_macs': {'node-a': {}, 'node-b': MACS['node-b']}})
     assert [error.split(':')[0] for error in result['errors']] == [
         'macsec_links[rack1-ab].ends[0] (node-a).interface', 'macsec_links[rack1-ab].provider']
     assert result['msg'].startswith('macsec_links has 2 error(s); nothing was changed:\n')

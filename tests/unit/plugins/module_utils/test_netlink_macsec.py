@@ -142,11 +142,11 @@ def u64(kind, value):
     return attr(kind, struct.pack('=Q', value))
 
 
-def dump_reply():
-    """One MACSEC_CMD_GET_TXSC reply as drivers/net/macsec.c (dump_secy) lays it out, XPN SecY."""
+def dump_reply(suite=0x0080C20001000003):
+    """One MACSEC_CMD_GET_TXSC reply as drivers/net/macsec.c (dump_secy) lays it out, XPN SecY by default."""
     secy = nest(4,
                 attr(1, struct.pack('>Q', SCI)),                    # SCI
-                u64(4, 0x0080C20001000003),                         # CIPHER_SUITE: XPN-128
+                u64(4, suite),                                      # CIPHER_SUITE: XPN-128
                 u8(5, 16), u8(8, 1), u8(6, 1), u8(7, 1), u8(9, 2),  # ICV_LEN OPER PROTECT REPLAY VALIDATE
                 u8(10, 1), u8(11, 0), u8(12, 0), u8(13, 0), u8(2, 1),  # ENCRYPT INC_SCI ES SCB ENCODING_SA
                 u32(3, 32), flag=0)                                 # WINDOW
@@ -370,3 +370,287 @@ def test_socket_dump_parses_and_filters():
     assert [secy['ifindex'] for secy in sock.dump()] == [5]
     assert sock.dump(ifindex=6) == []
     assert sock.sent[0][2] == 0x1 | 0x300
+
+
+# --- what the Linux 6.1 kernel taught (tests/lab/netlink_proof.py) -------------------------------------------------
+
+def test_pyroute2_iproute_is_exported():
+    from pyroute2.iproute import IPRoute
+
+    assert nm.IPRoute is IPRoute
+
+
+def test_link_data_without_cipher_and_icv_len_for_changelink():
+    """macsec_changelink refuses the whole change (EINVAL) when CIPHER_SUITE or ICV_LEN is in it, even at the
+    value the link has: None leaves them out."""
+    data = link_message(nm.link_data(cipher=None, icv_len=None, encrypt=False, validate=None))
+    assert nest(2, u8(7, 0), flag=0) in data                               # IFLA_INFO_DATA: only ENCRYPT off
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(encrypt=False), dict(validate='check'), dict(window=64), dict(encoding_sa=2), dict(protect=False),
+    dict(end_station=True), dict(scb=True), dict(include_sci=False), dict(replay_protect=False),
+])
+def test_change_link_data_has_no_recreate_attribute(kwargs):
+    data = nm.change_link_data(**kwargs)
+    assert data
+    assert not set(data) & {'IFLA_MACSEC_CIPHER_SUITE', 'IFLA_MACSEC_ICV_LEN', 'IFLA_MACSEC_SCI', 'IFLA_MACSEC_PORT',
+                            'IFLA_MACSEC_OFFLOAD'}
+    assert nm.RECREATE_OPTIONS == ('cipher', 'icv_len', 'sci', 'port')
+
+
+def test_change_link_data_bytes():
+    data = link_message(nm.change_link_data(window=64, validate='check'))
+    assert nest(2, u8(13, 1), u32(5, 64), u8(12, 1), flag=0) in data       # VALIDATION, WINDOW, REPLAY_PROTECT
+
+
+@pytest.mark.parametrize('icv_len', [8, 12, 16])
+def test_icv_len_the_kernel_takes(icv_len):
+    assert nm.link_data(icv_len=icv_len)['IFLA_MACSEC_ICV_LEN'] == icv_len
+
+
+@pytest.mark.parametrize('kwargs, words', [
+    (dict(icv_len=17), 'between 8 and 16'),             # MACSEC_STD_ICV_LEN is 16: the kernel says EINVAL
+    (dict(icv_len=7), 'between 8 and 16'),
+    (dict(replay_protect=True), 'needs a window'),     # EINVAL without IFLA_MACSEC_WINDOW in the same request
+    (dict(include_sci=True, end_station=True), 'excludes end_station and scb'),
+    (dict(include_sci=True, scb=True), 'excludes end_station and scb'),
+    (dict(end_station=True, scb=True), 'exclude each other'),
+    (dict(cipher='gcm-aes-xpn-128', window=1 << 30), 'at most 1073741823'),
+    (dict(sci=SCI, include_sci=False), 'explicit SCI needs include_sci'),
+    (dict(sci=SCI, end_station=True), 'explicit SCI needs include_sci'),
+    (dict(window=1 << 32), 'a 32-bit number'),
+])
+def test_link_data_refuses_what_the_kernel_refuses(kwargs, words):
+    with pytest.raises(ValueError) as caught:
+        nm.link_data(**kwargs)
+    assert words in str(caught.value)
+
+
+def test_link_data_boundaries_the_kernel_takes():
+    assert nm.link_data(cipher='gcm-aes-xpn-256', window=(1 << 30) - 1)['IFLA_MACSEC_WINDOW'] == (1 << 30) - 1
+    assert nm.link_data(cipher='gcm-aes-128', window=1 << 31)['IFLA_MACSEC_WINDOW'] == 1 << 31
+    assert nm.link_data(sci=SCI, include_sci=True)['IFLA_MACSEC_INC_SCI'] == 1
+    assert 'IFLA_MACSEC_INC_SCI' not in nm.link_data(sci=SCI)
+
+
+@pytest.mark.parametrize('flag, nla', [('end_station', 10), ('scb', 11)])
+def test_end_station_and_scb_turn_include_sci_off(flag, nla):
+    """The kernel sends the SCI by default, and with it neither the ES nor the SCB bit: asking for either
+    without include_sci turns include_sci off (an explicit include_sci=True is refused above)."""
+    data = nm.link_data(**{flag: True})
+    assert (data['IFLA_MACSEC_INC_SCI'], data['IFLA_MACSEC_' + ('ES' if flag == 'end_station' else 'SCB')]) == (0, 1)
+    assert u8(9, 0) + u8(nla, 1) in link_message(data)
+    assert 'IFLA_MACSEC_INC_SCI' not in nm.link_data(**{flag: False})
+
+
+def test_key_length():
+    assert [nm.key_length(name) for name in nm.CIPHER_IDS] == [16, 32, 16, 32]
+
+
+# errors ----------------------------------------------------------------------------------------------------------
+
+def secy_of(suite=0x0080C20001000003):
+    msg = nm.macsecmsg(dump_reply(suite))
+    msg.decode()
+    return nm.parse_secy(msg)
+
+
+def test_ebusy_on_add_is_a_taken_an_not_an_active_sa():
+    """Linux 6.1 answers EBUSY (not EEXIST) to an SA added at an AN that is taken."""
+    assert nm.explain_error(errno.EBUSY, nm.MACSEC_CMD_ADD_TXSA, nm.add_txsa_attrs(7, 2, 1, KEY128, KEYID)) == \
+        'cannot add the TX SA (AN 2): AN 2 exists already: update that SA, or delete it first'
+    assert nm.explain_error(errno.EBUSY, nm.MACSEC_CMD_ADD_RXSA, nm.add_rxsa_attrs(7, SCI, 1, 1, KEY128, KEYID)) == \
+        'cannot add the RX SA (AN 1, SCI 5254001234560001): AN 1 exists already: update that SA, or delete it first'
+    assert 'deactivate it first' in nm.explain_error(errno.EBUSY, nm.MACSEC_CMD_DEL_RXSA, nm.rxsa_attrs(7, SCI, 1))
+
+
+def test_enodev_is_what_61_says_for_a_missing_sc_or_sa():
+    """Linux 6.1 says ENODEV (not ENOENT) for a missing RX SC or SA, as for an ifindex that is no SecY."""
+    secy = secy_of()
+    other = 0x525400abcdef0002
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_DEL_RXSC, nm.rxsc_attrs(5, other), secy=secy) == \
+        'cannot delete the RX SC (SCI 525400abcdef0002): no RX SC 525400abcdef0002 on interface 5'
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_ADD_RXSA, nm.rxsa_attrs(5, other, 0), secy=secy) == \
+        'cannot add the RX SA (AN 0, SCI 525400abcdef0002): no RX SC 525400abcdef0002 on interface 5'
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_UPD_RXSA, nm.rxsa_attrs(5, 0x525400abcdef0001, 3),
+                            secy=secy) == \
+        'cannot update the RX SA (AN 3, SCI 525400abcdef0001): no RX SA with AN 3 on RX SC 525400abcdef0001'
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_DEL_TXSA, nm.txsa_attrs(5, 3), secy=secy) == \
+        'cannot delete the TX SA (AN 3): no TX SA with AN 3'
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_DEL_TXSA, nm.txsa_attrs(9, 3), secy=False) == \
+        'cannot delete the TX SA (AN 3): interface 9 is not a MACsec interface (or does not exist)'
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_DEL_TXSA, nm.txsa_attrs(9, 3)) == \
+        'cannot delete the TX SA (AN 3): no such SA, or interface 9 is not a MACsec interface'
+    assert nm.explain_error(errno.ENODEV, nm.MACSEC_CMD_UPD_RXSC, nm.rxsc_attrs(9, SCI, True)) == \
+        'cannot update the RX SC (SCI 5254001234560001): no such RX SC, or interface 9 is not a MACsec interface'
+
+
+@pytest.mark.parametrize('cmd, attrs, suite, words', [
+    (nm.MACSEC_CMD_ADD_TXSA, nm.add_txsa_attrs(5, 2, 1, KEY256, KEYID), 0x0080020001000001,
+     "the key is 32 bytes, the SecY's cipher gcm-aes-128 takes 16-byte keys"),
+    (nm.MACSEC_CMD_ADD_RXSA, nm.add_rxsa_attrs(5, SCI, 2, 1, KEY128, KEYID, ssci=1, salt=SALT), 0x0080C20001000004,
+     "the key is 16 bytes, the SecY's cipher gcm-aes-xpn-256 takes 32-byte keys"),
+    (nm.MACSEC_CMD_UPD_TXSA, nm.txsa_attrs(5, 0, pn=7), 0x0080C20001000003,
+     "the PN was sent as 32 bits, the SecY's cipher gcm-aes-xpn-128 takes 64-bit PNs"),
+    (nm.MACSEC_CMD_ADD_TXSA, nm.add_txsa_attrs(5, 2, 1, KEY128, KEYID, ssci=1, salt=SALT), 0x0080020001000001,
+     "the PN was sent as 64 bits, the SecY's cipher gcm-aes-128 takes 32-bit PNs"),
+    (nm.MACSEC_CMD_ADD_TXSA, nm.txsa_attrs(5, 2, 1, KEY128, KEYID, True, xpn=True), 0x0080C20001000003,
+     "the SecY's cipher gcm-aes-xpn-128 is XPN: an SA needs ssci and salt"),
+    (nm.MACSEC_CMD_ADD_TXSA, [('MACSEC_ATTR_IFINDEX', 5), ('MACSEC_ATTR_SA_CONFIG', {'attrs': [
+        ('MACSEC_SA_ATTR_AN', 2), ('MACSEC_SA_ATTR_PN', b'\x01\0\0\0'), ('MACSEC_SA_ATTR_KEY', KEY128),
+        ('MACSEC_SA_ATTR_KEYID', KEYID[:8])]})], 0x0080020001000001, 'the key id is 8 bytes, the kernel takes 16'),
+])
+def test_einval_says_what_is_wrong_when_the_secy_is_known(cmd, attrs, suite, words):
+    text = nm.explain_error(errno.EINVAL, cmd, attrs, secy=secy_of(suite))
+    assert text.startswith('cannot ') and words in text
+
+
+def test_eopnotsupp_of_the_offload():
+    assert nm.explain_error(errno.EOPNOTSUPP, nm.MACSEC_CMD_UPD_OFFLOAD, nm.offload_attrs(7, 'phy')) == \
+        "cannot change the offload: the lower device of interface 7 offers no MACsec offload 'phy' (only 'off' " \
+        "works on it)"
+
+
+@pytest.mark.parametrize('code, action, data, words', [
+    (errno.EINVAL, 'set', {'IFLA_MACSEC_ENCRYPT': 0, 'IFLA_MACSEC_PORT': 3},
+     'cannot change the MACsec interface macsec0: port cannot change on an existing MACsec interface (the kernel '
+     'refuses the whole change): delete the interface and create it again'),
+    (errno.EINVAL, 'set', nm.link_data(encrypt=False),
+     'cipher, icv_len cannot change on an existing MACsec interface'),
+    (errno.EINVAL, 'add', nm.link_data(port=3), 'replay protection needs a window'),
+    (errno.EBUSY, 'add', nm.link_data(port=3),
+     'cannot create the MACsec interface macsec0: the parent already carries a SecY with this SCI (port 3): '
+     'choose another port'),
+    (errno.EEXIST, 'add', {}, 'an interface of that name exists already'),
+    (errno.EOPNOTSUPP, 'add', nm.link_data(port=3, offload='mac'), "the parent offers no MACsec offload 'mac'"),
+    (errno.EOPNOTSUPP, 'add', nm.link_data(port=3), nm.NO_MACSEC),
+    (errno.ENODEV, 'add', {}, 'no such parent interface'),
+])
+def test_link_errors(code, action, data, words):
+    error = nm.link_error(NetlinkError(code), action, data, 'macsec0')
+    assert isinstance(error, nm.MacsecError) and error.code == code
+    assert words in error.message
+
+
+class FakeKernel(FakeSocket):
+    """Refuses the commands in `refuse` with an errno, answers dumps with `replies`."""
+
+    def __init__(self, refuse=None, replies=()):
+        super().__init__(replies=replies)
+        self.refuse = refuse or {}
+
+    def nlm_request(self, msg, msg_type, msg_flags):
+        self.sent.append((msg, msg_type, msg_flags))
+        if msg['cmd'] in self.refuse:
+            raise NetlinkError(self.refuse[msg['cmd']])
+        return iter(self.replies if msg['cmd'] == nm.MACSEC_CMD_GET_TXSC else ())
+
+
+def reply(suite=0x0080C20001000003):
+    msg = nm.macsecmsg(dump_reply(suite))
+    msg.decode()
+    return msg
+
+
+def test_socket_looks_the_secy_up_to_explain_enodev_and_einval():
+    sock = FakeKernel(refuse={nm.MACSEC_CMD_DEL_TXSA: errno.ENODEV, nm.MACSEC_CMD_ADD_RXSA: errno.EINVAL},
+                      replies=[reply(0x0080020001000001)])
+    with pytest.raises(nm.MacsecError) as caught:
+        sock.del_txsa(5, 3)
+    assert (caught.value.code, caught.value.message) == (errno.ENODEV, 'cannot delete the TX SA (AN 3): no TX SA with AN 3')
+    with pytest.raises(nm.MacsecError) as caught:
+        sock.del_txsa(6, 3)
+    assert 'interface 6 is not a MACsec interface' in caught.value.message
+    with pytest.raises(nm.MacsecError) as caught:
+        sock.add_rxsa(5, 0x525400abcdef0001, 2, 1, KEY256, KEYID)
+    assert 'takes 16-byte keys' in caught.value.message
+    assert [sent[0]['cmd'] for sent in sock.sent] == [nm.MACSEC_CMD_DEL_TXSA, nm.MACSEC_CMD_GET_TXSC] * 2 + \
+        [nm.MACSEC_CMD_ADD_RXSA, nm.MACSEC_CMD_GET_TXSC]
+
+
+def test_socket_does_not_look_up_for_ebusy():
+    sock = FakeKernel(refuse={nm.MACSEC_CMD_ADD_TXSA: errno.EBUSY}, replies=[reply()])
+    with pytest.raises(nm.MacsecError) as caught:
+        sock.add_txsa(5, 0, 1, KEY128, KEYID)
+    assert caught.value.code == errno.EBUSY and 'AN 0 exists already' in caught.value.message
+    assert len(sock.sent) == 1
+
+
+@pytest.mark.parametrize('suite, pn_bytes', [(0x0080C20001000004, struct.pack('=Q', 5)),
+                                             (0x0080020001000001, struct.pack('=I', 5))])
+def test_update_sends_the_pn_at_the_size_of_the_secy(suite, pn_bytes):
+    """The kernel takes a PN only at the SecY's size: xpn=None (the default) asks the dump."""
+    sock = FakeKernel(replies=[reply(suite)])
+    sock.update_txsa(5, 1, pn=5)
+    sock.update_rxsa(5, 0x525400abcdef0001, 1, pn=5, active=True)
+    updates = [sent[0] for sent in sock.sent if sent[0]['cmd'] != nm.MACSEC_CMD_GET_TXSC]
+    for msg in updates:
+        msg.encode()
+    assert bytes(updates[0].data) == genl(6, u32(1, 5) + nest(3, u8(1, 1), attr(3, pn_bytes)))
+    assert bytes(updates[1].data) == genl(9, u32(1, 5) + nest(2, attr(1, struct.pack('>Q', 0x525400abcdef0001)))
+                                          + nest(3, u8(1, 1), u8(2, 1), attr(3, pn_bytes)))
+
+
+def test_update_without_pn_or_with_xpn_given_does_not_look_up():
+    sock = FakeKernel(replies=[reply()])
+    sock.update_txsa(5, 1, active=False)
+    sock.update_txsa(5, 1, pn=5, xpn=False)
+    sock.update_rxsa(5, SCI, 1, pn=5, xpn=True)
+    assert [sent[0]['cmd'] for sent in sock.sent] == [nm.MACSEC_CMD_UPD_TXSA, nm.MACSEC_CMD_UPD_TXSA,
+                                                      nm.MACSEC_CMD_UPD_RXSA]
+
+
+class Pyroute207Socket(nm.MacsecSocket):
+    """The request path of pyroute2 0.7: addr_pool, lock, put and get; its nlm_request would retry EBUSY."""
+
+    prid = 0x1c
+
+    class Pool:
+        def __init__(self):
+            self.freed = []
+
+        def alloc(self):
+            return 42
+
+        def free(self, seq, ban=0):
+            self.freed.append((seq, ban))
+
+    class Lock:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def __init__(self, error=None):  # pylint: disable=super-init-not-called
+        self.addr_pool = self.Pool()
+        self.lock = {42: self.Lock()}
+        self.error = error
+        self.puts = []
+
+    def nlm_request(self, *argv, **kwargs):
+        raise AssertionError('0.7 nlm_request sends a request 30 times when the kernel says EBUSY')
+
+    def put(self, msg, msg_type, msg_flags, msg_seq=0):
+        self.puts.append((msg['cmd'], msg_type, msg_flags, msg_seq))
+
+    def get(self, msg_seq=0):
+        if self.error:
+            raise NetlinkError(self.error)
+        return ()
+
+    def __del__(self):
+        pass
+
+
+def test_pyroute2_07_requests_are_sent_once():
+    sock = Pyroute207Socket(error=errno.EBUSY)
+    with pytest.raises(nm.MacsecError) as caught:
+        sock.del_txsa(5, 0)
+    assert caught.value.code == errno.EBUSY
+    assert sock.puts == [(nm.MACSEC_CMD_DEL_TXSA, 0x1c, 0x5, 42)]
+    assert sock.addr_pool.freed == [(42, 0xFF)]
+    ok = Pyroute207Socket()
+    assert ok.add_rxsc(5, SCI) == []
+    assert ok.puts == [(nm.MACSEC_CMD_ADD_RXSC, 0x1c, 0x5, 42)]

@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) l2sec.macsec contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The host agent of the kernel provider: restore SecYs at boot, keep the PN registry current.
+
+Static keys outlive the kernel's state: after a reboot the SecYs are gone, and whoever puts them back must not
+restart the packet numbers of a key that already sent frames. The macsec_agent module installs this file (with
+the collection's own `_netlink_macsec`, `_secy` and `_pn_registry`, the same code the modules run) under
+/usr/lib/l2sec-macsec, and three systemd units that call it:
+
+- `restore` at boot (l2sec-macsec.service): converge every SecY of the boot state files, each TX SA starting
+  above its key's reservation in the registry;
+- `persist` on a timer (l2sec-macsec-persist.timer) and at shutdown (the ExecStop of l2sec-macsec.service):
+  read every TX SA's next PN and move the reservations ahead of it.
+
+Between two `persist` runs a SecY may send up to the reservation's margin; a crash loses nothing as long as it
+sent less (the registry detects and reports when traffic outran it). Standard library, pyroute2 and this
+collection's module_utils only: no Ansible on the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
+
+# _secy (and through it _netlink_macsec and pyroute2, about 0.3 s of imports) is imported only when there is
+# something to do: the timer runs every `interval` seconds, mostly to find nothing (has_macsec_links()).
+STATE_DIR = '/etc/l2sec-macsec/kernel'  # _secy.STATE_DIR (a unit test keeps the two equal)
+
+INSTALL_DIR = '/usr/lib/l2sec-macsec'
+LAUNCHER = INSTALL_DIR + '/l2sec-macsec-agent'
+# The module_utils the agent needs on the host, in the package layout the imports expect.
+BUNDLE = ('_agent', '_netlink_macsec', '_pn_registry', '_secy')
+BUNDLE_PACKAGE = 'ansible_collections/l2sec/macsec/plugins/module_utils'
+UNIT_DIR = '/etc/systemd/system'
+SERVICE = 'l2sec-macsec.service'
+PERSIST_SERVICE = 'l2sec-macsec-persist.service'
+PERSIST_TIMER = 'l2sec-macsec-persist.timer'
+MODULES_LOAD = '/etc/modules-load.d/l2sec-macsec.conf'
+DEFAULT_INTERVAL = 30
+PARENT_WAIT = 60  # seconds to wait at boot for a parent NIC that udev has not brought yet
+
+LAUNCHER_TEXT = '''#!/usr/bin/python3
+# Installed by l2sec.macsec.macsec_agent: the kernel provider's host agent (restore, persist).
+import sys
+
+sys.path.insert(0, %r)
+from ansible_collections.l2sec.macsec.plugins.module_utils import _agent  # noqa: E402
+
+sys.exit(_agent.main(sys.argv[1:]))
+''' % INSTALL_DIR
+
+
+def unit_texts(interval=DEFAULT_INTERVAL, pn_margin=_pn_registry.DEFAULT_MIN_MARGIN):
+    """The systemd units, by file name."""
+    options = '--interval %d --pn-margin %d' % (interval, pn_margin)
+    return {
+        SERVICE: '''# Installed by l2sec.macsec.macsec_agent
+[Unit]
+Description=l2sec.macsec: restore kernel MACsec SecYs above their PN high-water marks
+Documentation=https://github.com/l2sec/macsec/blob/main/docs/kernel.md
+DefaultDependencies=no
+After=local-fs.target systemd-modules-load.service systemd-udevd.service systemd-sysctl.service
+Before=network-pre.target shutdown.target
+Wants=network-pre.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/python3 %(launcher)s restore %(options)s
+ExecStop=/usr/bin/python3 %(launcher)s persist --reason shutdown %(options)s
+TimeoutStartSec=180
+
+[Install]
+WantedBy=multi-user.target
+''' % {'launcher': LAUNCHER, 'options': options},
+        PERSIST_SERVICE: '''# Installed by l2sec.macsec.macsec_agent
+[Unit]
+Description=l2sec.macsec: record the PN high-water marks of the kernel MACsec TX SAs
+After=%(service)s
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/python3 %(launcher)s persist --reason timer %(options)s
+''' % {'launcher': LAUNCHER, 'options': options, 'service': SERVICE},
+        PERSIST_TIMER: '''# Installed by l2sec.macsec.macsec_agent
+[Unit]
+Description=l2sec.macsec: record the PN high-water marks every %(interval)d s
+
+[Timer]
+OnActiveSec=%(interval)ds
+OnUnitActiveSec=%(interval)ds
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+''' % {'interval': interval},
+    }
+
+
+def _no_key_id(key):
+    raise ValueError('a boot state file has a TX or RX SA without key_id: rewrite it with the macsec_secy module')
+
+
+def _log(message):
+    # The journal's line of the unit (stdout; a module_utils file has no module to log through).
+    sys.stdout.write(message + '\n')
+    sys.stdout.flush()
+
+
+def has_macsec_links(sys_net='/sys/class/net'):
+    """Whether any macsec interface exists, read from sysfs (cheap: no pyroute2 import)."""
+    try:
+        names = os.listdir(sys_net)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            with open(os.path.join(sys_net, name, 'uevent'), encoding='ascii', errors='replace') as handle:
+                if 'DEVTYPE=macsec' in handle.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _wait_for_parent(parent, deadline):
+    while not os.path.exists(os.path.join('/sys/class/net', parent)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def has_boot_states(state_dir):
+    """Whether the state directory holds any boot state file (cheap: no pyroute2 import)."""
+    try:
+        return any(name.endswith('.json') for name in os.listdir(state_dir))
+    except OSError:
+        return False
+
+
+def restore(args):
+    """Converge every SecY of the boot state files. Returns the number of SecYs that failed."""
+    if not has_boot_states(args.state_dir):
+        _log('no boot state in %s: nothing to restore' % args.state_dir)
+        return 0
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+    states = _secy.read_boot_states(args.state_dir, _no_key_id)
+    failed = 0
+    deadline = time.monotonic() + PARENT_WAIT
+    with nl.IPRoute() as ipr, nl.MacsecSocket() as genl:
+        with _pn_registry.PnRegistry.open(args.pn_registry, min_margin=args.pn_margin,
+                                          interval=args.interval) as registry:
+            for path, spec in states:
+                if isinstance(spec, Exception):
+                    _log('%s: unreadable, skipped: %s' % (path, spec))
+                    failed += 1
+                    continue
+                if not _wait_for_parent(spec['parent'], deadline):
+                    _log('%s: the parent %s did not appear within %d s' % (spec['name'], spec['parent'], PARENT_WAIT))
+                    failed += 1
+                    continue
+                try:
+                    result = _secy.converge(spec, ipr, genl, registry)
+                except (_secy.SecyError, nl.MacsecError, nl.NetlinkError, ValueError, OSError) as exc:
+                    _log('%s: restore failed: %s' % (spec['name'], exc))
+                    failed += 1
+                    continue
+                for warning in result['warnings']:
+                    _log('%s: WARNING %s' % (spec['name'], warning))
+                _log('%s: %s; TX SAs start at PN %s' % (
+                    spec['name'], '; '.join(result['changes']) or 'already in place',
+                    ', '.join('AN %s: %s' % item for item in sorted(result['start_pns'].items())) or '-'))
+    return failed
+
+
+def persist(args):
+    """Move the registry's reservations ahead of every TX SA's next PN."""
+    if not has_macsec_links():
+        return 0
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+    specs = {spec['name']: spec for dummy, spec in _secy.read_boot_states(args.state_dir, _no_key_id)
+             if not isinstance(spec, Exception)}
+    failed = 0
+    with nl.IPRoute() as ipr, nl.MacsecSocket() as genl:
+        names = _secy.macsec_link_names(ipr)
+        with _pn_registry.PnRegistry.open(args.pn_registry, min_margin=args.pn_margin,
+                                          interval=args.interval) as registry:
+            for name in names:
+                # One SecY that cannot be read (deleted meanwhile) must not cost the others their record.
+                try:
+                    state = _secy.read_state(ipr, genl, name)
+                except (_secy.SecyError, nl.MacsecError, nl.NetlinkError) as exc:
+                    _log('%s: cannot read its TX SAs (%s): %s' % (name, args.reason, exc))
+                    failed += 1
+                    continue
+                for warning in _secy.record_tx_pns(registry, state, specs.get(name)):
+                    _log('%s: WARNING %s (%s)' % (name, warning, args.reason))
+    return 1 if failed else 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='l2sec-macsec-agent', description=__doc__.splitlines()[0])
+    parser.add_argument('command', choices=('restore', 'persist'))
+    parser.add_argument('--state-dir', default=STATE_DIR)
+    parser.add_argument('--pn-registry', default=_pn_registry.DEFAULT_PATH)
+    parser.add_argument('--pn-margin', type=int, default=_pn_registry.DEFAULT_MIN_MARGIN)
+    parser.add_argument('--interval', type=int, default=DEFAULT_INTERVAL)
+    parser.add_argument('--reason', default='manual')
+    return parser.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    if args.command == 'restore':
+        return 1 if restore(args) else 0
+    return persist(args)

@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The kernel provider's filter (plugins/filter/kernel.py): a host's plan entry and its key material become the
+options of macsec_secy, and those options are what _secy.normalize_spec() accepts."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.l2sec.macsec.plugins.filter import kernel as kernel_filter
+from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
+from ansible_collections.l2sec.macsec.plugins.modules import macsec_secy
+
+MASTER = bytes.fromhex('5c' * 8 + '0123456789abcdef' * 3)
+MACS = {'node-a': {'eth1': '52:54:00:0a:00:01'}, 'node-b': {'eth2': '52:54:00:0b:00:01'},
+        'node-c': {'eth3': '52:54:00:0c:00:01'}}
+
+
+def link(hosts=('node-a', 'node-b'), **options):
+    ends = [{'host': host, 'interface': next(iter(MACS[host]))} for host in hosts]
+    found = {'name': 'rack1-ab', 'provider': 'kernel', 'ends': ends}
+    found.update(options)
+    return found
+
+
+def entry_and_material(host='node-a', **link_options):
+    """The host's plan entry (macsec_topology phase=plan) and its key material (macsec_keys), as the role has them."""
+    raw = link(**link_options)
+    macs = {end['host']: MACS[end['host']] for end in raw['ends']}
+    entry = _topology.expand([raw], macs)[host]['links'][0]
+    material = _keys.link_material(_keys.link_from_plan(entry), host, MASTER)
+    return entry, material
+
+
+def module_params(args):
+    """What macsec_secy's main() hands to normalize_spec(): its defaults, the task's options, its renames."""
+    params = {name: option.get('default') for name, option in macsec_secy.ARGUMENT_SPEC.items()}
+    params.update(args)
+    return macsec_secy.spec_params(params)
+
+
+def test_the_filter_is_registered():
+    assert kernel_filter.FilterModule().filters() == {'macsec_secy_args': kernel_filter.macsec_secy_args}
+
+
+@pytest.mark.parametrize('generation, an', [(1, 0), (2, 1), (3, 2), (4, 3), (5, 0), (6, 1)])
+def test_the_generation_picks_the_an(generation, an):
+    entry, material = entry_and_material(generation=generation)
+    args = kernel_filter.macsec_secy_args(entry, material)
+    assert args['encoding_sa'] == an
+    assert [sa['an'] for sa in args['tx_sas']] == [an]
+    assert [sa['an'] for sc in args['rx_scs'] for sa in sc['sas']] == [an]
+
+
+def test_a_point_to_point_link():
+    entry, material = entry_and_material(macsec_ifname='msab', replay_window=64, validate='check')
+    args = kernel_filter.macsec_secy_args(entry, material)
+    assert args == {
+        'name': 'msab', 'parent': 'eth1', 'port': 1, 'cipher': 'gcm-aes-128', 'icv_len': 16, 'encrypt': True,
+        'send_sci': True, 'replay_protect': True, 'replay_window': 64, 'validate': 'check', 'offload': 'off',
+        'parent_ipv6': False, 'encoding_sa': 0,
+        'tx_sas': [{'an': 0, 'key': material['tx']['sak'], 'key_id': material['tx']['key_id']}],
+        'rx_scs': [{'sci': '5254000b00010001', 'sas': [{'an': 0, 'key': material['rx'][0]['sak'],
+                                                        'key_id': material['rx'][0]['key_id']}]}],
+    }
+    # Unset options are left out, so that the module's defaults apply.
+    for option in ('mtu', 'addresses', 'salt'):
+        assert option not in args
+
+
+def test_each_peer_gets_an_rx_sc_with_its_sci_and_key():
+    entry, material = entry_and_material(host='node-b', hosts=('node-a', 'node-b', 'node-c'), port=7)
+    args = kernel_filter.macsec_secy_args(entry, material, True)
+    keys = {record['host']: record['sak'] for record in material['rx']}
+    assert [sc['sci'] for sc in args['rx_scs']] == ['5254000a00010007', '5254000c00010007']
+    assert [sc['sas'][0]['key'] for sc in args['rx_scs']] == [keys['node-a'], keys['node-c']]
+    assert args['tx_sas'][0]['key'] == material['tx']['sak'] and args['tx_sas'][0]['key'] not in keys.values()
+    assert args['parent'] == 'eth2' and args['port'] == 7 and args['parent_ipv6'] is True
+
+
+def test_xpn_passes_the_salt_and_each_ends_ssci():
+    entry, material = entry_and_material(hosts=('node-a', 'node-b', 'node-c'), cipher='gcm-aes-xpn-256')
+    args = kernel_filter.macsec_secy_args(entry, material)
+    assert args['cipher'] == 'gcm-aes-xpn-256' and args['salt'] == material['salt'] and len(args['salt']) == 24
+    assert args['tx_sas'][0]['ssci'] == material['tx']['ssci'] == 1
+    assert [sc['sas'][0]['ssci'] for sc in args['rx_scs']] == [2, 3]
+
+
+def test_the_options_a_link_sets_are_passed():
+    raw_ends = [{'host': 'node-a', 'interface': 'eth1', 'address': '10.0.1.1/24'},
+                {'host': 'node-b', 'interface': 'eth2', 'address': '10.0.1.2/24'}]
+    entry, material = entry_and_material(ends=raw_ends, mtu=1400, icv_len=12, send_sci=False, encrypt=False,
+                                         replay_protect=False, offload='phy')
+    args = kernel_filter.macsec_secy_args(entry, material)
+    assert (args['mtu'], args['icv_len'], args['send_sci'], args['encrypt'], args['replay_protect'],
+            args['offload']) == (1400, 12, False, False, False, 'phy')
+    assert args['addresses'] == ['10.0.1.1/24']
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda entry, material: ('not an entry', material), 'must be an entry of a host'),
+    (lambda entry, material: ({'name': entry['name']}, material), 'must be an entry of a host'),
+    (lambda entry, material: (entry, None), 'the material must be the kernel key material of link rack1-ab'),
+    (lambda entry, material: (entry, dict(material, link='other')), 'must be the kernel key material'),
+    (lambda entry, material: (entry, {'link': 'rack1-ab', 'cak': '00' * 16}), 'must be the kernel key material'),
+    (lambda entry, material: (entry, dict(material, rx=[])), 'has no key of the peer(s) node-b'),
+])
+def test_wrong_input_is_refused(change, message):
+    entry, material = change(*entry_and_material())
+    with pytest.raises(AnsibleFilterError) as error:
+        kernel_filter.macsec_secy_args(entry, material)
+    assert message in str(error.value)
+
+
+def test_the_material_of_another_host_is_refused():
+    # It would make this host send with the other host's key (and, with XPN, its SSCI): nonce reuse.
+    entry = entry_and_material('node-a')[0]
+    material = entry_and_material('node-b')[1]
+    with pytest.raises(AnsibleFilterError, match='is for host node-b, the entry for host node-a'):
+        kernel_filter.macsec_secy_args(entry, material)
+    for secret in _keys.secrets_of(material):
+        with pytest.raises(AnsibleFilterError) as error:
+            kernel_filter.macsec_secy_args(entry, material)
+        assert secret not in str(error.value)
+
+
+@pytest.mark.parametrize('options', [
+    {},
+    {'generation': 6, 'port': 3, 'replay_window': 128, 'validate': 'disabled'},
+    {'cipher': 'gcm-aes-xpn-128', 'generation': 3, 'mtu': 9000},
+    {'cipher': 'gcm-aes-256', 'icv_len': 8, 'send_sci': False, 'encrypt': False, 'replay_protect': False},
+], ids=['defaults', 'generation-6', 'xpn', 'no-sci'])
+def test_the_module_accepts_what_the_filter_gives(options):
+    entry, material = entry_and_material(hosts=('node-a', 'node-b', 'node-c'), **options)
+    args = kernel_filter.macsec_secy_args(entry, material)
+    spec = _secy.normalize_spec(module_params(args), _keys.key_id)
+    an = kernel_filter.an_of_generation(material['generation'])
+    link_options = entry['options']
+    assert spec['name'] == link_options['macsec_ifname'] and spec['parent'] == 'eth1'
+    assert spec['link']['cipher'] == link_options['cipher'] and spec['link']['port'] == link_options['port']
+    assert spec['link']['include_sci'] == link_options['send_sci']
+    assert spec['link']['window'] == link_options['replay_window']
+    assert spec['link']['icv_len'] == link_options['icv_len'] and spec['mtu'] == link_options['mtu']
+    assert spec['link']['encoding_sa'] == an and list(spec['tx_sas']) == [an]
+    tx = spec['tx_sas'][an]
+    assert (tx['key'], tx['key_id'], tx['pn'], tx['active']) == (material['tx']['sak'], material['tx']['key_id'], 1,
+                                                                 True)
+    assert tx.get('ssci') == material['tx'].get('ssci')
+    assert spec['salt'] == material.get('salt')
+    peers = {peer['host']: peer['sci'] for peer in entry['peers']}
+    assert sorted(spec['rx_scs']) == sorted(peers.values())
+    for record in material['rx']:
+        sa = spec['rx_scs'][peers[record['host']]]['sas'][an]
+        assert (sa['key'], sa['key_id'], sa.get('ssci')) == (record['sak'], record['key_id'], record.get('ssci'))
+    # The key id the kernel will report is the one derived for the key (idempotence rests on it).
+    assert tx['key_id'] == _keys.key_id(tx['key'])
+    # And it plans: a whole SecY, receivers first.
+    parent = {'index': 2, 'name': 'eth1', 'mac': '52:54:00:0a:00:01', 'mtu': 9100, 'up': True, 'ipv6': True}
+    changes = _secy.plan(spec, None, parent)
+    assert [change['op'] for change in changes][:2] == ['add_link', 'add_rxsc']
+    assert ('set_parent_ipv6', False) in [(change['op'], change.get('enabled')) for change in changes]

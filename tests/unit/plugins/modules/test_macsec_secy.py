@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The macsec_secy module end to end on the fake kernel: its options, check mode, diff, the boot state file."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
+from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
+from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+from ansible_collections.l2sec.macsec.plugins.modules import macsec_secy
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+
+KEY_A = '1a' * 16
+KEY_B = '1b' * 16
+SCI = '5254001234560001'
+PEER_SCI = '5254001234570001'
+
+
+class Closing:
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        return self.value
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+@pytest.fixture
+def kernel(monkeypatch):
+    fake = FakeKernel()
+    fake.add_nic('eth1', '52:54:00:12:34:56')
+    monkeypatch.setattr(nl, 'IPRoute', lambda: Closing(fake.ipr))
+    monkeypatch.setattr(nl, 'MacsecSocket', lambda: Closing(fake.genl))
+    monkeypatch.setattr(_secy, '_proc_parent_ipv6', lambda parent: None)
+    return fake
+
+
+@pytest.fixture
+def paths(tmp_path):
+    return {'state_dir': str(tmp_path / 'kernel'), 'pn_registry': str(tmp_path / 'lib' / 'pn-registry.json')}
+
+
+def run_module(capsys, args):
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        macsec_secy.main()
+    return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+
+def secy_args(paths, **overrides):
+    args = dict(paths, name='macsec0', parent='eth1', tx_sas=[{'an': 0, 'key': KEY_A}],
+                rx_scs=[{'mac': '52:54:00:12:34:57', 'sas': [{'an': 0, 'key': KEY_B}]}], addresses=['10.0.1.1/24'])
+    args.update(overrides)
+    return args
+
+
+def test_present_needs_a_parent(capsys, paths):
+    code, result = run_module(capsys, dict(paths, name='macsec0'))
+    assert code == 1 and 'parent' in result['msg']
+
+
+def test_a_bad_option_fails_naming_its_field_and_not_the_key(capsys, kernel, paths):
+    code, result = run_module(capsys, secy_args(paths, cipher='gcm-aes-256'))
+    assert code == 1 and result['field'] == 'tx_sas[0].key'
+    assert result['msg'].startswith('tx_sas[0].key: is 32 hex digits: a gcm-aes-256 key is 64 hex digits')
+    assert KEY_A not in json.dumps(result) and kernel.modifying_calls() == []
+
+
+def test_converge_persist_and_again_nothing(capsys, kernel, paths):
+    code, result = run_module(capsys, secy_args(paths, send_sci=True, replay_window=32, _ansible_diff=True))
+    assert code == 0 and result['changed'] is True
+    assert result['changes'][0] == 'add the macsec link macsec0 on eth1 (gcm-aes-128)'
+    assert result['changes'][-1] == 'write the boot state file of macsec0'
+    assert result['start_pns'] == {'0': 1}
+    assert result['secy']['link']['window'] == 32 and result['secy']['link']['sci'] == SCI
+    assert result['diff']['after']['tx_sas'] == {'0': {'key_id': _keys.key_id(KEY_A), 'active': True}}
+    assert KEY_A not in json.dumps(result) and KEY_B not in json.dumps(result)
+    assert kernel.secy_of('macsec0')['rx_scs'][0]['sci'] == PEER_SCI
+    state = _secy.read_boot_states(paths['state_dir'], _keys.key_id)
+    assert [spec['name'] for dummy, spec in state] == ['macsec0']
+    assert _pn_registry.PnRegistry.load(paths['pn_registry']).entry(SCI, KEY_A)['reserved'] == \
+        _pn_registry.DEFAULT_MIN_MARGIN
+    kernel.calls.clear()
+    code, result = run_module(capsys, secy_args(paths, send_sci=True, replay_window=32, _ansible_diff=True))
+    assert code == 0 and result['changed'] is False and result['changes'] == [] and 'diff' not in result
+    assert kernel.modifying_calls() == []
+
+
+def test_check_mode_changes_nothing(capsys, kernel, paths):
+    code, result = run_module(capsys, secy_args(paths, _ansible_check_mode=True))
+    assert code == 0 and result['changed'] is True and result['secy'] is None
+    assert 'write the boot state file of macsec0' in result['changes']
+    assert kernel.modifying_calls() == []
+    assert not os.path.exists(paths['state_dir']) and not os.path.exists(os.path.dirname(paths['pn_registry']))
+
+
+def test_absent_removes_the_link_and_its_boot_state(capsys, kernel, paths):
+    run_module(capsys, secy_args(paths))
+    code, result = run_module(capsys, dict(paths, name='macsec0', state='absent'))
+    assert code == 0 and result['changed'] is True and result['start_pns'] == {}
+    assert result['changes'] == ['delete the macsec link macsec0', 'remove the boot state file']
+    assert kernel.index_of('macsec0') is None and os.listdir(paths['state_dir']) == []
+    assert _pn_registry.PnRegistry.load(paths['pn_registry']).entry(SCI, KEY_A)['retired_at'] is not None
+    code, result = run_module(capsys, dict(paths, name='macsec0', state='absent'))
+    assert code == 0 and result['changed'] is False
+
+
+def test_a_kernel_refusal_fails_the_task(capsys, kernel, paths):
+    kernel.failures['add_rxsc'] = nl.MacsecError(17, 'cannot add the RX SC: it exists already')
+    code, result = run_module(capsys, secy_args(paths))
+    assert code == 1
+    assert result['msg'].startswith('macsec0: add RX SC %s failed: cannot add the RX SC: it exists already.'
+                                    % PEER_SCI)
+    assert kernel.index_of('macsec0') is None and not os.path.exists(paths['state_dir'])
+
+
+def test_spec_params_renames_to_the_kernels_words():
+    assert macsec_secy.spec_params({'send_sci': False, 'replay_window': 5, 'name': 'x'}) == {
+        'include_sci': False, 'window': 5, 'name': 'x'}
