@@ -24,4 +24,4 @@ python3 lab/lab.py inventory --name "$LAB_NAME" --output "$inventory"
 
 export ANSIBLE_COLLECTIONS_PATH=$collections ANSIBLE_CONFIG=$ROOT/examples/lab/ansible.cfg
 "$ROOT/.venv/$MAIN_CORE/bin/ansible-playbook" -i "$inventory" -i examples/lab/inventory l2sec.macsec.site "${@}"
-echo "The lab keeps running: 'python3 lab/lab.py ssh --name $LAB_NAME vm1 -- ping -c3 10.0.1.2' crosses the link, 'tools/demo.sh down' stops it."
+echo "The lab keeps running: 'python3 lab/lab.py ssh --name $LAB_NAME vm1 ping -c3 10.0.1.2' crosses the link, 'tools/demo.sh down' stops it."

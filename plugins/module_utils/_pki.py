@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
 import hashlib
 import ipaddress
 import json
 import os
-import stat
-import tempfile
+
+from ansible_collections.l2sec.macsec.plugins.module_utils import _files
 
 try:
     import fcntl
@@ -446,36 +445,11 @@ def parse_iso(text):
 
 def write_file(path, data, mode):
     """Write bytes to path atomically (temp file in the same directory, then rename), created with `mode`."""
-    directory = os.path.dirname(path) or '.'
-    handle, temp = tempfile.mkstemp(dir=directory, prefix='.l2sec-')
-    try:
-        os.fchmod(handle, mode)
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    _files.write_atomic(path, data, mode)
 
 
-def read_file(path):
-    try:
-        with open(path, 'rb') as stream:
-            return stream.read()
-    except OSError as error:
-        if error.errno == errno.ENOENT:
-            return None
-        raise
-
-
-def file_mode(path):
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return None
+read_file = _files.read_bytes
+file_mode = _files.file_mode
 
 
 def ensure_private_dir(path, mode=CA_DIR_MODE):

@@ -51,7 +51,8 @@ Limits, plainly:
 - It knows the keys this host installed through it (or observed). A key used elsewhere with the same SCI,
   or on another host, is out of its sight.
 
-Standard library only, and no Ansible import: the host-side agent runs this file on its own at boot.
+Standard library (and the collection's _files) only, no Ansible import: the host-side agent runs this file on
+its own at boot.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ import json
 import math
 import os
 import re
-import stat
-import tempfile
 import time
+
+from ansible_collections.l2sec.macsec.plugins.module_utils import _files
 
 DEFAULT_PATH = '/var/lib/l2sec-macsec/pn-registry.json'
 FORMAT_VERSION = 1
@@ -174,46 +175,11 @@ def _check_int(value, what, low, high):
 # ---------------------------------------------------------------------------------------------------------------
 # Files: atomic, durable, private
 
-def _fsync_dir(directory):
-    # The rename is durable only once the directory that holds the new name is on disk.
-    handle = os.open(directory, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def _ensure_dir(directory):
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=DIR_MODE, exist_ok=True)  # exist_ok: another writer may win the race
-        os.chmod(directory, DIR_MODE)  # makedirs' mode is filtered by the umask
-
-
-def _write_atomic(path, data):
-    directory = os.path.dirname(path) or '.'
-    handle, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    try:
-        os.fchmod(handle, FILE_MODE)
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_dir(directory)
-
-
 def _read(path):
     """The file's bytes, or None when it does not exist; RegistryError when it exists and cannot be read."""
     try:
-        with open(path, 'rb') as stream:
-            return stream.read()
+        return _files.read_bytes(path)
     except OSError as error:
-        if error.errno == errno.ENOENT:
-            return None
         raise RegistryError('cannot read the PN registry %s (%s): fix its access, or %s'
                             % (path, error.strerror or error, _FIX)) from None
 
@@ -326,7 +292,7 @@ class PnRegistry:
         """Lock the registry, load it, yield it; on a clean exit save it if it changed. The lock is held
         throughout, so the timer and the module never interleave their read-modify-write."""
         registry = cls(path, **options)
-        _ensure_dir(os.path.dirname(registry.path))
+        _files.ensure_directory(os.path.dirname(registry.path), DIR_MODE)
         descriptor = os.open(registry.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             registry._lock(descriptor)
@@ -375,7 +341,7 @@ class PnRegistry:
         """Write the registry (atomic, durable). Only under the lock: an unlocked write could lose another
         writer's reservation."""
         self._require_lock()
-        _write_atomic(self.path, dump(self._entries))
+        _files.write_atomic(self.path, dump(self._entries), FILE_MODE, sync_directory=True)
         self.dirty = False
 
     def _require_lock(self):
@@ -561,12 +527,7 @@ class PnRegistry:
         return True
 
 
-def file_mode(path):
-    """The permission bits of a file, or None when it does not exist (for reports and tests)."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return None
+file_mode = _files.file_mode  # for reports and tests
 
 
 @contextlib.contextmanager

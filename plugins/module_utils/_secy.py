@@ -30,6 +30,7 @@ import json
 import os
 import re
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 
 CIPHERS = ('gcm-aes-128', 'gcm-aes-256', 'gcm-aes-xpn-128', 'gcm-aes-xpn-256')
@@ -451,9 +452,10 @@ def _plan_interface(spec, current, parent):
             enabled=spec['parent_ipv6']))
     if not parent['up']:
         changes.append(_change('set_parent_up', 'bring the parent %s up' % parent['name']))
-    if current is None or current['mtu'] != mtu:
-        changes.append(_change('set_mtu', 'set the MTU %s -> %d' % (None if current is None else current['mtu'],
-                                                                    mtu), mtu=mtu))
+    if current is None:
+        changes.append(_change('set_mtu', 'set the MTU to %d' % mtu, mtu=mtu))
+    elif current['mtu'] != mtu:
+        changes.append(_change('set_mtu', 'set the MTU %d -> %d' % (current['mtu'], mtu), mtu=mtu))
     have = [] if current is None else current['addresses']
     if spec['addresses'] is not None:
         for address in spec['addresses']:
@@ -814,6 +816,8 @@ def remove(name, ipr, genl, registry=None, check_mode=False):
 
 STATE_DIR = '/etc/l2sec-macsec/kernel'
 STATE_VERSION = 1
+STATE_DIR_MODE = 0o700
+STATE_FILE_MODE = 0o600
 
 
 def spec_to_params(spec):
@@ -855,19 +859,9 @@ def write_boot_state(state_dir, spec, check_mode=False):
 
 def _atomic_write(path, text):
     directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.chmod(directory, 0o700)
-    temp = '%s.tmp.%d' % (path, os.getpid())
-    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    _files.ensure_directory(directory, STATE_DIR_MODE)
+    os.chmod(directory, STATE_DIR_MODE)  # also an existing one: the files in it hold keys
+    _files.write_atomic(path, text.encode('utf-8'), STATE_FILE_MODE, sync_directory=True)
 
 
 def remove_boot_state(state_dir, name, check_mode=False):

@@ -1,6 +1,7 @@
 """Reads the packet numbers of MACsec frames off the wire: first and last PN per (source MAC, AN).
 
-Usage: pcap_pns.py PCAP_FILE [PCAP_FILE ...]   (run in a VM; prints JSON)
+Usage: pcap_pns.py [--stop-tcpdump] PCAP_FILE [PCAP_FILE ...]   (run in a VM; prints JSON)
+--stop-tcpdump first ends the running captures (SIGINT, so that they flush their files).
 
 A MACsec frame is dst(6) src(6) 0x88e5 TCI/AN(1) SL(1) PN(4) [SCI(8)] ...; the PN field holds the PN, or the
 lower 32 bits of an XPN PN. The capture, not the kernel, is the witness here: these are the PNs that really
@@ -9,7 +10,9 @@ crossed the wire.
 
 import json
 import struct
+import subprocess
 import sys
+import time
 
 MACSEC = 0x88E5
 PCAP_MAGIC = {b'\xd4\xc3\xb2\xa1': '<', b'\xa1\xb2\xc3\xd4': '>', b'\x4d\x3c\xb2\xa1': '<', b'\xa1\xb2\x3c\x4d': '>'}
@@ -48,5 +51,14 @@ def summary(paths):
     return seen
 
 
+def main(argv):
+    if argv and argv[0] == '--stop-tcpdump':
+        time.sleep(1)
+        subprocess.run(['pkill', '-INT', '-x', 'tcpdump'], check=False)
+        time.sleep(1)
+        argv = argv[1:]
+    print(json.dumps(summary(argv), sort_keys=True))
+
+
 if __name__ == '__main__':
-    print(json.dumps(summary(sys.argv[1:]), sort_keys=True))
+    main(sys.argv[1:])

@@ -39,6 +39,19 @@ class Msg:
         return self.attrs.get(name)
 
 
+class Closing:
+    """A context manager around a fake socket, like IPRoute() and MacsecSocket()."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        return self.value
+
+    def __exit__(self, *exc_info):
+        return False
+
+
 class FakeKernel:
     """Links by index, SecYs by index, and the calls made, in order: [(name, arguments)]."""
 

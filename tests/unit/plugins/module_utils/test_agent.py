@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
-from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel
 
 KEY_A = '1a' * 16
 KEY_B = '1b' * 16
@@ -58,7 +59,16 @@ def test_the_launcher_runs_the_installed_bundle():
     assert "sys.path.insert(0, '%s')" % _agent.INSTALL_DIR in _agent.LAUNCHER_TEXT
     assert 'sys.exit(_agent.main(sys.argv[1:]))' in _agent.LAUNCHER_TEXT
     compile(_agent.LAUNCHER_TEXT, _agent.LAUNCHER, 'exec')
-    assert set(_agent.BUNDLE) == {'_agent', '_netlink_macsec', '_pn_registry', '_secy'}
+    assert {'_agent', '_netlink_macsec', '_pn_registry', '_secy'} <= set(_agent.BUNDLE)
+
+
+def test_the_bundle_holds_every_module_util_its_files_import():
+    utils = os.path.dirname(os.path.abspath(_agent.__file__))
+    imported = set()
+    for name in _agent.BUNDLE:
+        with open(os.path.join(utils, name + '.py'), encoding='utf-8') as handle:
+            imported.update(re.findall(r'plugins\.module_utils import (_[a-z_]+)', handle.read()))
+    assert imported and imported <= set(_agent.BUNDLE), imported - set(_agent.BUNDLE)
 
 
 def test_parse_args_defaults():
@@ -152,19 +162,6 @@ def test_restore_without_boot_states_says_so(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------------------------------
 # restore and persist on the fake kernel
-
-class Closing:
-    """A context manager around a fake socket, like IPRoute() and MacsecSocket()."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __enter__(self):
-        return self.value
-
-    def __exit__(self, *exc_info):
-        return False
-
 
 @pytest.fixture
 def host(monkeypatch, tmp_path):

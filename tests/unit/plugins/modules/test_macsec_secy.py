@@ -16,23 +16,12 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macse
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
 from ansible_collections.l2sec.macsec.plugins.modules import macsec_secy
-from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel
 
 KEY_A = '1a' * 16
 KEY_B = '1b' * 16
 SCI = '5254001234560001'
 PEER_SCI = '5254001234570001'
-
-
-class Closing:
-    def __init__(self, value):
-        self.value = value
-
-    def __enter__(self):
-        return self.value
-
-    def __exit__(self, *exc_info):
-        return False
 
 
 @pytest.fixture
