@@ -149,6 +149,13 @@ def _addresses(values, field):
         except ValueError:
             raise SpecError('%s[%d]' % (field, index), 'is not an address with a prefix length, like '
                                                        '10.0.1.1/24: %r' % (value,)) from None
+        if address.ip.is_link_local or address.ip.is_loopback:
+            # Only global addresses are read back (the kernel makes its own link-local ones): a link-local one
+            # here would be "missing" on every run.
+            raise SpecError('%s[%d]' % (field, index), 'is %s, a %s address: give a global address (the kernel '
+                                                       'makes the link-local ones itself)' % (
+                                                           address, 'loopback' if address.ip.is_loopback
+                                                           else 'link-local'))
         found.append(str(address))
     return sorted(set(found))
 

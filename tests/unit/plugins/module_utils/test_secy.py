@@ -164,6 +164,15 @@ def test_addresses_are_normalized_and_deduplicated():
         '10.0.1.1/24', 'fd00::1/64']
 
 
+@pytest.mark.parametrize('address, kind', [('fe80::1/64', 'link-local'), ('169.254.0.1/16', 'link-local'),
+                                           ('127.0.0.2/8', 'loopback')])
+def test_addresses_that_are_never_read_back_are_refused(address, kind):
+    with pytest.raises(_secy.SpecError) as error:
+        spec_of(addresses=['10.0.1.1/24', address])
+    assert error.value.field == 'addresses[1]'
+    assert 'a %s address: give a global address' % kind in error.value.message
+
+
 XPN_SA = {'an': 0, 'key': KEY_A, 'ssci': 1}
 
 BAD_SPECS = [
