@@ -194,12 +194,18 @@ def persist(args):
     failed = 0
     with nl.IPRoute() as ipr, nl.MacsecSocket() as genl:
         names = _secy.macsec_link_names(ipr)
+        try:
+            secys = genl.dump()  # one dump for every SecY of the host
+        except (nl.MacsecError, nl.NetlinkError) as exc:
+            for name in names:
+                _log('%s: cannot read its TX SAs (%s): %s' % (name, args.reason, exc))
+            return 1
         with _pn_registry.PnRegistry.open(args.pn_registry, min_margin=args.pn_margin,
                                           interval=args.interval) as registry:
             for name in names:
                 # One SecY that cannot be read (deleted meanwhile) must not cost the others their record.
                 try:
-                    state = _secy.read_state(ipr, genl, name)
+                    state = _secy.read_state(ipr, genl, name, secys)
                 except (_secy.SecyError, nl.MacsecError, nl.NetlinkError) as exc:
                     _log('%s: cannot read its TX SAs (%s): %s' % (name, args.reason, exc))
                     failed += 1

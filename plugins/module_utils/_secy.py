@@ -274,8 +274,10 @@ def _addresses_of(ipr, index):
     return sorted(found)
 
 
-def read_state(ipr, genl, name):
-    """The SecY called `name` as plain data (no keys), or None when there is no such interface."""
+def read_state(ipr, genl, name, secys=None):
+    """The SecY called `name` as plain data (no keys), or None when there is no such interface.
+
+    `secys`: what one `genl.dump()` of every SecY returned, for callers that read many (one dump, not one each)."""
     found = ipr.link_lookup(ifname=name)
     if not found:
         return None
@@ -285,7 +287,10 @@ def read_state(ipr, genl, name):
     if kind != 'macsec':
         raise SecyError('%s exists and is a %s interface, not macsec: choose another macsec_ifname, or remove it'
                         % (name, kind or 'physical'))
-    dumped = genl.dump(index)
+    if secys is None:
+        dumped = genl.dump(index)
+    else:
+        dumped = [secy for secy in secys if secy['ifindex'] == index]
     if not dumped:
         raise SecyError('%s is a macsec link but the kernel returned no SecY for it' % name)
     secy = dumped[0]
@@ -317,8 +322,9 @@ def macsec_link_names(ipr):
 def read_all(ipr, genl, name=None):
     """public_state() of every SecY (or of the one called `name`; SecyError when there is none)."""
     found = []
+    secys = None if name else genl.dump()
     for each in [name] if name else macsec_link_names(ipr):
-        state = read_state(ipr, genl, each)
+        state = read_state(ipr, genl, each, secys)
         if state is None:
             raise SecyError('there is no interface %s on this host' % each)
         found.append(public_state(state))
