@@ -31,7 +31,7 @@ from typing import Iterator, Optional
 
 # Bump when anything that shapes the image changes in a way that the package
 # list or the customization script does not show (e.g. how the disk is made).
-IMAGE_RECIPE_VERSION = "1"
+IMAGE_RECIPE_VERSION = "2"
 SUITE = "bookworm"
 
 IMAGE_PACKAGES = [
@@ -44,12 +44,27 @@ IMAGE_PACKAGES = [
     "procps", "less",
 ]
 
+# Debian 12's hostapd has no MACsec; this script builds one that has it
+# (/usr/local/sbin/hostapd-macsec) from Debian's own wpa sources. The image
+# runs it, so its text is part of the recipe.
+HOSTAPD_MACSEC_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                     "roles", "hostapd", "files", "build-hostapd-macsec.sh")
+
 # Runs on the host after all packages are installed: $1 is the root
-# directory of the new system, $2 the lab's SSH public key.
+# directory of the new system, $2 the lab's SSH public key, $3 the
+# hostapd-macsec build script.
 IMAGE_CUSTOMIZE_SCRIPT = r"""
 set -eu
 root="$1"
 pubkey="$2"
+
+# hostapd with MACsec, built inside the new root by the same script the
+# collection ships, which then purges its build packages and sources. First,
+# while the root still has the host's resolv.conf: it needs the mirror.
+install -m 0755 "$3" "$root/tmp/build-hostapd-macsec.sh"
+chroot "$root" sh /tmp/build-hostapd-macsec.sh --purge-build-deps
+rm -f "$root/tmp/build-hostapd-macsec.sh"
+chroot "$root" apt-get clean
 
 # Root logs in with the lab key only.
 install -d -m 0700 "$root/root/.ssh"
@@ -287,12 +302,21 @@ def cache_root() -> str:
     return os.path.join(xdg, "l2sec-macsec", "lab")
 
 
+def hostapd_macsec_script() -> str:
+    try:
+        with open(HOSTAPD_MACSEC_SCRIPT) as f:
+            return f.read()
+    except OSError as error:
+        raise LabError(f"cannot read the hostapd-macsec build script: {error}") from None
+
+
 def recipe_hash() -> str:
     recipe = json.dumps({
         "version": IMAGE_RECIPE_VERSION,
         "suite": SUITE,
         "packages": IMAGE_PACKAGES,
         "customize": IMAGE_CUSTOMIZE_SCRIPT,
+        "hostapd_macsec": hostapd_macsec_script(),
     }, sort_keys=True)
     return short_hash(recipe)
 
@@ -392,7 +416,8 @@ def build_image(force: bool = False) -> Image:
         finally:
             remove_build_dir(build_dir)
     say(f"image built: {image.directory} in {build_info['build_seconds']:.0f}s "
-        f"(kernel {build_info['kernel_version']}, disk {human_size(build_info['disk_bytes'])})")
+        f"(kernel {build_info['kernel_version']}, hostapd-macsec from wpa "
+        f"{build_info['hostapd_macsec_version']}, disk {human_size(build_info['disk_bytes'])})")
     return image
 
 
@@ -425,6 +450,10 @@ def build_into(build_dir: str, root: str) -> dict:
     script_path = os.path.join(build_dir, "customize.sh")
     with open(script_path, "w") as f:
         f.write(IMAGE_CUSTOMIZE_SCRIPT)
+    # A copy of the text that went into the recipe hash, not the live file.
+    hostapd_script_path = os.path.join(build_dir, "build-hostapd-macsec.sh")
+    with open(hostapd_script_path, "w") as f:
+        f.write(hostapd_macsec_script())
 
     sources = host_apt_sources()
     with timed(f"mmdebstrap {SUITE} ({len(IMAGE_PACKAGES)} packages, apt sources from {sources})"):
@@ -432,11 +461,12 @@ def build_into(build_dir: str, root: str) -> dict:
              "--aptopt=Acquire::Check-Valid-Until \"false\"",
              "--include=" + ",".join(IMAGE_PACKAGES),
              "--customize-hook=sh " + shlex.quote(script_path) + ' "$1" '
-             + shlex.quote(staged.public_key),
+             + shlex.quote(staged.public_key) + " " + shlex.quote(hostapd_script_path),
              SUITE, rootfs, sources], log_path=log_path)
 
     kernel_version = extract_kernel(rootfs, staged)
     check_macsec_module(rootfs, kernel_version)
+    hostapd_macsec_version = check_hostapd_macsec(rootfs)
 
     raw_disk = os.path.join(build_dir, "base.raw")
     with timed("making the ext4 disk (mkfs.ext4 -d)"):
@@ -451,12 +481,14 @@ def build_into(build_dir: str, root: str) -> dict:
         run(["qemu-img", "convert", "-O", "qcow2", raw_disk, staged.disk], log_path=log_path)
     os.remove(raw_disk)
     os.remove(script_path)
+    os.remove(hostapd_script_path)
 
     info = {
         "recipe_hash": recipe_hash(),
         "recipe_version": IMAGE_RECIPE_VERSION,
         "suite": SUITE,
         "kernel_version": kernel_version,
+        "hostapd_macsec_version": hostapd_macsec_version,
         "apt_sources": sources,
         "rootfs_bytes": used,
         "disk_virtual_bytes": size,
@@ -488,6 +520,25 @@ def check_macsec_module(rootfs: str, kernel_version: str) -> None:
                                      "drivers", "net", "macsec.ko*"))
     if not modules:
         raise LabError(f"kernel {kernel_version} in the image has no macsec module")
+
+
+def has_macsec_driver(binary: str) -> bool:
+    # The build script's test: the driver's name as a NUL-terminated string.
+    with open(binary, "rb") as f:
+        return b"\0macsec_linux\0" in f.read()
+
+
+def check_hostapd_macsec(rootfs: str) -> str:
+    """The image's hostapd-macsec has the macsec_linux driver (Debian's
+    hostapd has not); returns the wpa source version it was built from."""
+    binary = os.path.join(rootfs, "usr", "local", "sbin", "hostapd-macsec")
+    if not os.path.isfile(binary) or not has_macsec_driver(binary):
+        raise LabError("the image has no /usr/local/sbin/hostapd-macsec with the macsec_linux driver")
+    packaged = os.path.join(rootfs, "usr", "sbin", "hostapd")
+    say(f"hostapd-macsec: macsec_linux driver present; Debian's /usr/sbin/hostapd: "
+        f"{'present' if os.path.isfile(packaged) and has_macsec_driver(packaged) else 'absent'}")
+    with open(os.path.join(rootfs, "usr", "local", "share", "l2sec-macsec", "hostapd-macsec.version")) as f:
+        return f.read().strip()
 
 
 def directory_bytes(path: str) -> int:
@@ -1097,7 +1148,8 @@ def cmd_build(args: argparse.Namespace) -> None:
     info = image.info()
     say(f"disk {image.disk}: {human_size(info['disk_bytes'])} "
         f"(virtual {human_size(info['disk_virtual_bytes'])}, rootfs {human_size(info['rootfs_bytes'])})")
-    say(f"kernel {info['kernel_version']}, ssh key {image.private_key}")
+    say(f"kernel {info['kernel_version']}, hostapd-macsec from wpa {info.get('hostapd_macsec_version')}, "
+        f"ssh key {image.private_key}")
 
 
 def choose_accel(requested: str) -> list[str]:

@@ -23,6 +23,7 @@ collection's module_utils only: no Ansible on the host.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -115,20 +116,47 @@ def _log(message):
     sys.stdout.flush()
 
 
-def has_macsec_links(sys_net='/sys/class/net'):
-    """Whether any macsec interface exists, read from sysfs (cheap: no pyroute2 import)."""
+def macsec_link_names(sys_net='/sys/class/net'):
+    """The macsec interfaces, read from sysfs (cheap: no pyroute2 import)."""
     try:
         names = os.listdir(sys_net)
     except OSError:
-        return False
-    for name in names:
+        return []
+    found = []
+    for name in sorted(names):
         try:
             with open(os.path.join(sys_net, name, 'uevent'), encoding='ascii', errors='replace') as handle:
                 if 'DEVTYPE=macsec' in handle.read():
-                    return True
+                    found.append(name)
         except OSError:
             continue
-    return False
+    return found
+
+
+def has_macsec_links(sys_net='/sys/class/net'):
+    """Whether any macsec interface exists (cheap: no pyroute2 import)."""
+    return bool(macsec_link_names(sys_net))
+
+
+def mka_port_names(state_dir):
+    """The SecYs whose boot state says an MKA daemon owns their SAs: they have no PN of ours to record. Read as
+    plain JSON (cheap: no pyroute2 import); an unreadable file counts as not MKA, so it is looked at."""
+    found = set()
+    try:
+        names = os.listdir(state_dir)
+    except OSError:
+        return found
+    for name in names:
+        if not name.endswith('.json'):
+            continue
+        try:
+            with open(os.path.join(state_dir, name), encoding='utf-8') as handle:
+                secy = json.load(handle).get('secy') or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if secy.get('mka') is True and isinstance(secy.get('name'), str):
+            found.add(secy['name'])
+    return found
 
 
 def _wait_for_parent(parent, deadline):
@@ -185,7 +213,9 @@ def restore(args):
 
 def persist(args):
     """Move the registry's reservations ahead of every TX SA's next PN."""
-    if not has_macsec_links():
+    # Every few seconds on every host: return before the 2 s import of pyroute2 when no SecY has SAs of ours (none
+    # at all, or only MKA ports, whose daemon keys them).
+    if not set(macsec_link_names()) - mka_port_names(args.state_dir):
         return 0
     from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
     from ansible_collections.l2sec.macsec.plugins.module_utils import _secy

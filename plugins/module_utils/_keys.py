@@ -49,7 +49,8 @@ PURPOSE_CKN = 'mka-ckn'
 PURPOSE_SAK = 'sak'
 PURPOSE_XPN_SALT = 'xpn-salt'
 PURPOSE_IPSEC_PSK = 'ipsec-psk'
-PURPOSES = (PURPOSE_CAK, PURPOSE_CKN, PURPOSE_SAK, PURPOSE_XPN_SALT, PURPOSE_IPSEC_PSK)
+PURPOSE_RADIUS_SECRET = 'radius-secret'
+PURPOSES = (PURPOSE_CAK, PURPOSE_CKN, PURPOSE_SAK, PURPOSE_XPN_SALT, PURPOSE_IPSEC_PSK, PURPOSE_RADIUS_SECRET)
 
 SAK_BYTES = {'gcm-aes-128': 16, 'gcm-aes-xpn-128': 16, 'gcm-aes-256': 32, 'gcm-aes-xpn-256': 32}
 XPN_CIPHERS = frozenset(('gcm-aes-xpn-128', 'gcm-aes-xpn-256'))
@@ -59,6 +60,9 @@ CKN_MAX_BYTES = 32
 SALT_BYTES = 12  # the XPN salt (IEEE 802.1AEbw)
 KEY_ID_BYTES = 16  # the kernel's MACSEC_KEYID_LEN
 IPSEC_PSK_BYTES = 32
+# 128 bits, written as 32 hex digits: printable for every RADIUS client and server, and short enough for the
+# network devices that cap a shared secret at 32 or 64 characters.
+RADIUS_SECRET_BYTES = 16
 SSCI_MAX = 0xFFFFFFFF
 FINGERPRINT_HEX_DIGITS = 16
 
@@ -326,6 +330,11 @@ def derive_ipsec_psk(master, link, generation):
     return derive(master, PURPOSE_IPSEC_PSK, IPSEC_PSK_BYTES, link, generation).hex()
 
 
+def derive_radius_secret(master, link, generation):
+    """The RADIUS shared secret between the link's authenticators and its RADIUS server (`mode: eap`)."""
+    return derive(master, PURPOSE_RADIUS_SECRET, RADIUS_SECRET_BYTES, link, generation).hex()
+
+
 def end_order_key(end):
     """How ends sort for SSCIs: by host, then interface, then port (never by inventory position)."""
     return (str(end['host']), str(end['interface']), int(end.get('port') or 1))
@@ -379,25 +388,36 @@ def b64(secret_hex):
 def link_material(link, host, master=None):
     """What `host` needs of `link`: its own transmit key and its peers' keys, or the MKA pair, or the IKE PSK.
 
-    link: {name, provider, generation, cipher, mode, ipsec, cak, ckn, salt, ends: [{host, interface, port, sak,
-    key_id, ssci, sci}]} (link_from_plan() and link_from_inventory() make it). master: the master secret's bytes,
-    or None when every key of the link is explicit. Explicit values override derivation one by one.
-    Raises ValidationError naming the field; never a value.
+    link: {name, provider, generation, cipher, mode, ipsec, radius, cak, ckn, salt, ends: [{host, interface, port,
+    sak, key_id, ssci, sci, eap_role}]} (link_from_plan() and link_from_inventory() make it). master: the master
+    secret's bytes, or None when every key of the link is explicit. Explicit values override derivation one by
+    one. The host must be an end of the link, or the link's RADIUS server (`radius.server_host`), which gets the
+    RADIUS shared secret only. Raises ValidationError naming the field; never a value.
     """
     path = 'macsec_links[%s]' % link['name']
     generation = validate_generation(link.get('generation', 1), path + '.generation')
     cipher = validate_cipher(link.get('cipher') or 'gcm-aes-128', path + '.cipher')
     ends = link['ends']
     mine = [index for index, end in enumerate(ends) if end['host'] == host]
-    if len(mine) != 1:
+    eap = link['provider'] == 'wpa_supplicant' and link.get('mode') == 'eap'
+    server = eap and host == (link.get('radius') or {}).get('server_host')
+    if len(mine) > 1 or not (mine or server):
+        also = ' (or, with `mode: eap`, the link\'s radius.server_host)' if eap else ''
         raise ValidationError(path + '.ends', 'has %d end(s) on host %s: the host must be an end of the link '
-                                              'exactly once' % (len(mine), host))
+                                              'exactly once%s' % (len(mine), host, also))
     deriver = _Deriver(master, link['name'], generation, path)
     material = {'link': link['name'], 'provider': link['provider'], 'generation': generation, 'cipher': cipher}
+    if not mine:
+        # The RADIUS server is usually no end of the link: it needs the shared secret and nothing else.
+        material['radius_secret'] = deriver.get(derive_radius_secret)
+        return material
     if link['provider'] == 'kernel':
         material.update(_kernel_material(link, ends, mine[0], cipher, deriver, path))
     elif (link.get('mode') or 'psk') == 'psk':
         material.update(_mka_material(link, cipher, deriver, path))
+    elif ends[mine[0]].get('eap_role') == 'authenticator' or server:
+        # Only the ends that talk RADIUS hold its secret: a supplicant never needs it.
+        material['radius_secret'] = deriver.get(derive_radius_secret)
     ipsec = link.get('ipsec') or {}
     if ipsec.get('auth') == 'psk':
         material['ipsec_psk'] = deriver.get(derive_ipsec_psk)
@@ -466,7 +486,8 @@ def link_from_inventory(link):
     return {
         'name': link['name'], 'provider': link['provider'], 'generation': link.get('generation', 1),
         'cipher': link.get('cipher', 'gcm-aes-128'), 'mode': link.get('mode', 'psk'), 'port': link.get('port', 1),
-        'ipsec': link.get('ipsec'), 'cak': link.get('cak'), 'ckn': link.get('ckn'), 'salt': link.get('salt'),
+        'ipsec': link.get('ipsec'), 'radius': link.get('radius'), 'cak': link.get('cak'), 'ckn': link.get('ckn'),
+        'salt': link.get('salt'),
         'ends': [dict(end) for end in link['ends']],
     }
 
@@ -475,16 +496,21 @@ def link_from_plan(entry):
     """An entry of a host's plan part (macsec_topology phase=plan: {name, provider, options, end, peers})."""
     options = entry.get('options') or {}
     ends = sorted([entry['end']] + list(entry.get('peers') or ()), key=lambda end: end.get('index', 0))
-    link = {key: options.get(key) for key in ('generation', 'cipher', 'mode', 'port', 'ipsec', 'cak', 'ckn', 'salt')}
+    link = {key: options.get(key) for key in ('generation', 'cipher', 'mode', 'port', 'ipsec', 'radius', 'cak', 'ckn',
+                                              'salt')}
     link.update(name=entry['name'], provider=entry['provider'], ends=[dict(end) for end in ends])
     link['generation'] = link['generation'] if link['generation'] is not None else 1
     return link
 
 
+# The secrets of a material dict that sit at its top level (the SAKs sit in its tx and rx records).
+MATERIAL_SECRETS = ('cak', 'ckn', 'salt', 'ipsec_psk', 'radius_secret')
+
+
 def secrets_of(material):
     """Every secret value in a material dict (for redaction and for the leak tests)."""
     found = []
-    for key in ('cak', 'ckn', 'salt', 'ipsec_psk'):
+    for key in MATERIAL_SECRETS:
         if material.get(key):
             found.append(material[key])
     for record in [material.get('tx')] + list(material.get('rx') or ()):
@@ -496,7 +522,7 @@ def secrets_of(material):
 def fingerprints_of(material):
     """The display fingerprints of a material dict: safe to log, enough to compare two runs."""
     shown = {}
-    for key in ('cak', 'ckn', 'salt', 'ipsec_psk'):
+    for key in MATERIAL_SECRETS:
         if material.get(key):
             shown[key] = fingerprint(material[key])
     if material.get('tx'):

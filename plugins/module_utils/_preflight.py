@@ -110,6 +110,8 @@ def first_version(text, pattern=r'v?(\d+\.\d+(?:\.\d+)?)'):
 DAEMONS = {
     'wpa_supplicant': (['wpa_supplicant', '-v'], 'wpa_supplicant'),
     'hostapd': (['hostapd', '-v'], 'hostapd'),
+    # A hostapd rebuilt with MACsec beside the distribution's (Debian 12's has none): roles/hostapd/files.
+    'hostapd_macsec': (['hostapd-macsec', '-v'], 'hostapd-macsec'),
     'strongswan': (['swanctl', '--version'], None),
     'freeradius': (['freeradius', '-v'], None),
 }

@@ -44,6 +44,10 @@ RECREATE_OPTIONS = ('cipher', 'icv_len', 'port')
 # What it changes in place (macsec_changelink_common), in the order they are compared and shown.
 IN_PLACE_OPTIONS = ('encrypt', 'protect', 'include_sci', 'end_station', 'scb', 'replay_protect', 'window',
                     'validate')
+# What an MKA daemon (wpa_supplicant, hostapd: driver macsec_linux) sets on a SecY it finds on its parent with its
+# SCI: besides the SAs, the RX SCs, the encoding SA and the up/down state (its controlled port). With `mka` the
+# module leaves these to it.
+MKA_OWNED_OPTIONS = frozenset(('encrypt', 'protect', 'replay_protect', 'window'))
 
 LINK_DEFAULTS = {
     'port': 1, 'cipher': 'gcm-aes-128', 'icv_len': 16, 'encrypt': True, 'protect': True, 'include_sci': True,
@@ -160,6 +164,17 @@ def _addresses(values, field):
     return sorted(set(found))
 
 
+def _check_mka_spec(params, cipher):
+    if cipher in XPN_CIPHERS:
+        raise SpecError('cipher', 'is %s: with mka the daemon installs the SAs, and the MKA of wpa_supplicant and '
+                                  'hostapd (2.10, 2.11) has no XPN cipher suite: use gcm-aes-128 or gcm-aes-256'
+                        % cipher)
+    for field in ('tx_sas', 'rx_scs', 'encoding_sa'):
+        if params.get(field) not in (None, [], {}):
+            raise SpecError(field, 'is given with mka: true, where the MKA daemon installs the SAs: remove it, or '
+                                   'set mka: false for static keys')
+
+
 def normalize_spec(params, default_key_id):
     """The desired SecY, checked and completed. `default_key_id(key_hex)` gives the key id of a key that has
     none (the collection's one-way fingerprint). Raises SpecError naming the field."""
@@ -196,6 +211,9 @@ def normalize_spec(params, default_key_id):
         raise SpecError('window', 'is %d: the replay window of an XPN cipher is at most %d (2**30 - 1)'
                                   % (link['window'], nl.XPN_MAX_WINDOW))
     spec['link'] = link
+    spec['mka'] = bool(params.get('mka'))
+    if spec['mka']:
+        _check_mka_spec(params, cipher)
     xpn = cipher in XPN_CIPHERS
     if xpn:
         if params.get('salt') is None:
@@ -416,6 +434,8 @@ def _plan_removals(spec, current):
 def _plan_link_options(spec, current):
     changed = {}
     for option in IN_PLACE_OPTIONS:
+        if spec['mka'] and option in MKA_OWNED_OPTIONS:
+            continue
         if option == 'window' and not spec['link']['replay_protect']:
             continue  # the kernel keeps the old window while replay protection is off; it means nothing then
         if current['link'].get(option) != spec['link'][option]:
@@ -500,6 +520,11 @@ def plan(spec, current, parent):
         sa_base = current
         link_changes = _plan_link_options(spec, current)
     changes.extend(link_changes)
+    if spec['mka']:
+        # The daemon owns the SAs and the controlled port (up/down): only the link and the interface are ours.
+        changes.extend(change for change in _plan_interface(spec, None if recreate else current, parent)
+                       if change['op'] != 'set_up')
+        return changes
     # Receivers first: a new RX SA is ready before any peer can send with its key.
     for sci in sorted(spec['rx_scs']):
         want = spec['rx_scs'][sci]
@@ -537,7 +562,7 @@ def _shown_sa(sa):
 def display_spec(spec, parent):
     """The desired SecY as diff mode shows it: key ids, never keys."""
     link = dict(spec['link'])
-    return {
+    shown = {
         'name': spec['name'], 'parent': spec['parent'], 'link': link,
         'mtu': desired_mtu(spec, parent) if parent else spec['mtu'],
         'addresses': spec['addresses'],
@@ -545,6 +570,18 @@ def display_spec(spec, parent):
         'rx_scs': {sci: {'active': sc['active'], 'sas': {str(an): _shown_sa(sa) for an, sa in sorted(sc['sas'].items())}}
                    for sci, sc in sorted(spec['rx_scs'].items())},
     }
+    return _without_mka_owned(shown, spec)
+
+
+def _without_mka_owned(shown, spec):
+    """With mka, what the daemon owns (SAs, encoding SA, encrypt, replay) is no part of the diff."""
+    if spec is None or not spec.get('mka'):
+        return shown
+    shown = dict(shown, link={key: value for key, value in shown['link'].items()
+                              if key not in MKA_OWNED_OPTIONS and key != 'encoding_sa'})
+    shown.pop('tx_sas', None)
+    shown.pop('rx_scs', None)
+    return shown
 
 
 def display_state(state, spec=None):
@@ -560,7 +597,7 @@ def display_state(state, spec=None):
         'rx_scs': {sci: {'active': sc['active'], 'sas': {str(an): _shown_sa(sa) for an, sa in sorted(sc['sas'].items())}}
                    for sci, sc in sorted(state['rx_scs'].items())},
     }
-    return shown
+    return _without_mka_owned(shown, spec)
 
 
 def public_state(state):
@@ -716,8 +753,8 @@ def record_tx_pns(registry, state, spec):
     """Tell the registry where each TX SA of the SecY is now (its next PN), so that a later install of the same
     key starts above it. Keys are known from the spec; an SA whose key id the spec does not hold is recorded by
     key id (installed by someone else, or a key this run replaces)."""
-    if registry is None or state is None:
-        return []
+    if registry is None or state is None or (spec or {}).get('mka'):
+        return []  # MKA SAKs are fresh keys of the daemon's own lifecycle: no PN to carry over
     sci = state['link'].get('sci')
     xpn = state['link'].get('cipher') in XPN_CIPHERS
     overruns = []
@@ -751,6 +788,8 @@ def converge(spec, ipr, genl, registry=None, check_mode=False):
         'changed': bool(changes), 'changes': [change['text'] for change in changes],
         'before': display_state(current, spec), 'after': display_spec(spec, parent),
         'start_pns': {}, 'warnings': [],
+        # A new (or recreated) link has a new ifindex: an MKA daemon bound to the old one must restart.
+        'link_added': any(change['op'] == 'add_link' for change in changes),
     }
     if check_mode:
         result['secy'] = public_state(current)
@@ -807,7 +846,7 @@ def remove(name, ipr, genl, registry=None, check_mode=False):
     """Delete the SecY `name` (if it exists), after recording its TX SAs' PNs and retiring their keys."""
     current = read_state(ipr, genl, name)
     result = {'changed': current is not None, 'changes': [], 'before': display_state(current), 'after': {},
-              'secy': None, 'start_pns': {}, 'warnings': []}
+              'secy': None, 'start_pns': {}, 'warnings': [], 'link_added': False}
     if current is None:
         return result
     result['changes'].append('delete the macsec link %s' % name)
@@ -836,7 +875,9 @@ STATE_FILE_MODE = 0o600
 def spec_to_params(spec):
     """The options that normalize_spec() turns back into `spec` (the form the boot state file keeps)."""
     params = dict(spec['link'], name=spec['name'], parent=spec['parent'], salt=spec['salt'], mtu=spec['mtu'],
-                  addresses=spec['addresses'], parent_ipv6=spec['parent_ipv6'])
+                  addresses=spec['addresses'], parent_ipv6=spec['parent_ipv6'], mka=spec['mka'])
+    if spec['mka']:
+        params.pop('encoding_sa')
     params['tx_sas'] = [dict(sa) for an, sa in sorted(spec['tx_sas'].items())]
     params['rx_scs'] = [{'sci': sci, 'active': sc['active'], 'sas': [dict(sa) for an, sa in sorted(sc['sas'].items())]}
                         for sci, sc in sorted(spec['rx_scs'].items())]

@@ -340,6 +340,8 @@ IPSEC_OPTIONS = {
 RADIUS_OPTIONS = {
     'host': Option(_nonempty_text, missing='is missing: give the RADIUS server\'s address or name'),
     'port': Option(_integer(1, 65535), RADIUS_DEFAULT_PORT),
+    # The inventory host that runs FreeRADIUS (role l2sec.macsec.freeradius); none for an outside server.
+    'server_host': Option(_nonempty_text, None),
 }
 
 NESTED_OPTIONS = {'ipsec': IPSEC_OPTIONS, 'radius': RADIUS_OPTIONS}
@@ -366,7 +368,7 @@ def _provider_entry(name, available):
 # The providers and what they accept. `available` flips when a provider's role lands in the collection.
 PROVIDERS = {
     KERNEL: _provider_entry(KERNEL, available=True),
-    WPA_SUPPLICANT: _provider_entry(WPA_SUPPLICANT, available=False),
+    WPA_SUPPLICANT: _provider_entry(WPA_SUPPLICANT, available=True),
 }
 
 
@@ -833,6 +835,8 @@ def _check_across(links, inventory_hosts, managed_hosts, errors, check_sci):
     """inventory_hosts: None to skip the check of ends outside it; managed_hosts: whose interface names count."""
     parents = {}
     for link in links:
+        if inventory_hosts is not None:
+            errors.extend(_radius_server_host(link, inventory_hosts))
         for end in link.ends:
             if end.host is None:
                 continue
@@ -865,6 +869,20 @@ def _unmanaged_end(end, inventory_hosts):
     yield ValidationError(end.path + '.host', (
         'is not an inventory host%s and the end gives no mac: fix the host, or give the end\'s mac for an end that '
         'this run does not manage (a switch, a host outside the inventory)') % hint)
+
+
+def _radius_server_host(link, inventory_hosts):
+    """`radius.server_host` names the inventory host that runs FreeRADIUS for the link: it must be one."""
+    radius = link.values.get('radius')
+    server = radius.get('server_host') if isinstance(radius, Mapping) else None
+    if server is None or server is _BAD or server in inventory_hosts:
+        return
+    close = difflib.get_close_matches(server, sorted(inventory_hosts), n=1, cutoff=0.8)
+    hint = ' (did you mean %s?)' % close[0] if close else ''
+    yield ValidationError(link.path + '.radius.server_host', (
+        'is %s, not an inventory host%s: name the inventory host that runs FreeRADIUS for this link (role '
+        'l2sec.macsec.freeradius), or remove server_host when the RADIUS server is outside the inventory') % (
+        _show(server), hint))
 
 
 def _ifname_clashes(links, managed_hosts, parents):

@@ -21,6 +21,10 @@ description:
     each with its kernel key id, and for the XPN ciphers the link's salt and each end's SSCI.
   - For a C(wpa_supplicant) link with C(mode=psk), the CAK and CKN. For a link with C(ipsec.auth=psk), the IKE
     pre-shared key.
+  - For a C(wpa_supplicant) link with C(mode=eap), the RADIUS shared secret (RV(material.radius_secret)), to the
+    ends with C(eap_role=authenticator) and to the link's C(radius.server_host). The RADIUS server host is
+    usually no end of the link; for it the result holds the RADIUS shared secret and nothing else. Any other host
+    that is not an end of a link is refused.
   - The result is always marked C(no_log), so Ansible censors it in every output (stdout at any verbosity, the log
     file, C(--diff)) whatever the task says, and a registered result never reaches the fact cache. Use the
     registered keys only in tasks with C(no_log=true), and never pass them to C(set_fact) or C(debug).
@@ -64,7 +68,9 @@ options:
     type: list
     elements: dict
   host:
-    description: The host whose end the keys are for. Defaults to C(inventory_hostname).
+    description:
+      - The host whose end the keys are for, or the C(radius.server_host) of a C(mode=eap) link. Defaults to
+        C(inventory_hostname).
     type: str
   master_secret:
     description:
@@ -138,6 +144,14 @@ material:
       type: str
     ipsec_psk:
       description: Links with C(ipsec.auth=psk). The IKE pre-shared key, 64 hex digits (32 bytes).
+      type: str
+    radius_secret:
+      description:
+        - C(wpa_supplicant) links with C(mode=eap), for an authenticator end and for the link's
+          C(radius.server_host). The RADIUS shared secret between the link's authenticators (hostapd) and its
+          RADIUS server, 32 hex digits (16 bytes), derived with the purpose C(radius-secret).
+        - Like every key here, censored by the result's C(no_log) mark; write it only to files of mode 0640 or
+          stricter, in tasks with C(no_log=true).
       type: str
 fingerprints:
   description: The same shape with C(sha256:...) fingerprints in place of keys and the key ids; safe to show.

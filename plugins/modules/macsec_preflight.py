@@ -74,7 +74,8 @@ preflight:
       sample: 38.0.4
     daemons:
       description:
-        - Per daemon (C(wpa_supplicant), C(hostapd), C(strongswan), C(freeradius)) its path and version,
+        - Per daemon (C(wpa_supplicant), C(hostapd), C(hostapd_macsec) (a hostapd rebuilt with MACsec as
+          C(hostapd-macsec), see the C(l2sec.macsec.hostapd) role), C(strongswan), C(freeradius)) its path and version,
           or null when it is not installed. For wpa_supplicant and hostapd also whether the binary has the
           C(macsec_linux) driver and the 2.11 options C(macsec_csindex) and C(macsec_offload).
       type: dict
@@ -108,7 +109,7 @@ def main():
         return module.run_command(argv)
 
     def find_binary(name):
-        return module.get_bin_path(name, opt_dirs=['/usr/sbin', '/sbin'])
+        return module.get_bin_path(name, opt_dirs=['/usr/local/sbin', '/usr/sbin', '/sbin'])
 
     module.exit_json(changed=False, preflight=host_facts(run_command, find_binary, module.params['parents']))
 

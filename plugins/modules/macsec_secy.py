@@ -163,6 +163,19 @@ options:
         elements: dict
         default: []
         suboptions: *sa
+  mka:
+    description:
+      - The SAs belong to an MKA daemon (wpa_supplicant, or hostapd as the authenticator, with the C(macsec_linux)
+        driver). Such a daemon uses the SecY that it finds on its parent with its SCI ("link already exists, using
+        it") and then never deletes it, so the interface keeps its name, MTU and addresses across restarts and
+        re-keys of the daemon.
+      - The module then converges the link and the interface only (name, parent, port, cipher, ICV length,
+        validation, SCI options, MTU, addresses, parent IPv6) and leaves to the daemon what it sets itself (the SAs,
+        the RX SCs, the encoding SA, encrypt, protect, replay protection and the up/down state (its controlled
+        port)). A link this module adds stays down until MKA has secured it. O(tx_sas), O(rx_scs) and
+        O(encoding_sa) are refused, and so are XPN ciphers (no MKA release has them).
+    type: bool
+    default: false
   mtu:
     description:
       - The macsec MTU. Default the parent's MTU less the MACsec overhead (16 bytes of SecTAG with SCI plus the
@@ -230,6 +243,13 @@ changes:
   type: list
   elements: str
   sample: ["add the macsec link macsec0 on eth1 (gcm-aes-128)", "add RX SC 5254001234020001"]
+link_added:
+  description:
+    - True when this call added the link, or deleted and added it again (a new ifindex). An MKA daemon that was
+      using the old link must be restarted (the M(l2sec.macsec.macsec_secy) option O(mka)).
+  returned: always
+  type: bool
+  sample: false
 start_pns:
   description: The PN each TX SA added by this call started at (raised above the registry's mark), by AN.
   returned: always
@@ -285,6 +305,7 @@ ARGUMENT_SPEC = {
         'active': {'type': 'bool', 'default': True},
         'sas': {'type': 'list', 'elements': 'dict', 'default': [], 'options': SA_OPTIONS},
     }},
+    'mka': {'type': 'bool', 'default': False},
     'mtu': {'type': 'int'},
     'addresses': {'type': 'list', 'elements': 'str'},
     'parent_ipv6': {'type': 'bool', 'default': False},

@@ -99,3 +99,32 @@ def test_argument_errors():
         run({'link': kernel_link(), 'links': [kernel_link()]})
     result, dummy = run({'link': {'name': 'x'}, 'master_secret': MASTER})
     assert result['failed'] is True and 'with name and provider' in result['msg']
+
+
+def eap_link(**radius):
+    return {'name': 'eap-ab', 'provider': 'wpa_supplicant', 'mode': 'eap',
+            'radius': dict({'host': '192.0.2.9', 'port': 1812}, **radius),
+            'ends': [{'host': 'node-a', 'interface': 'eth2', 'eap_role': 'authenticator'},
+                     {'host': 'node-b', 'interface': 'eth2', 'eap_role': 'supplicant'}]}
+
+
+def test_radius_secret_for_the_authenticator_and_the_radius_server_host():
+    master = _keys.master_secret_bytes(MASTER)
+    expected = _keys.derive_radius_secret(master, 'eap-ab', 1)
+    authenticator, dummy = run({'link': eap_link(server_host='radius-1'), 'master_secret': MASTER})
+    assert authenticator['_ansible_no_log'] is True
+    assert authenticator['material']['radius_secret'] == expected
+    assert authenticator['fingerprints']['radius_secret'] == _keys.fingerprint(expected)
+    assert expected not in json.dumps(authenticator['fingerprints'])
+    # The server is no end of the link: with links= (as roles call it) it gets the secret alone.
+    server, dummy = run({'links': [eap_link(server_host='radius-1')], 'master_secret': MASTER},
+                        {'inventory_hostname': 'radius-1'})
+    assert server['_ansible_no_log'] is True
+    assert server['material']['eap-ab'] == {'link': 'eap-ab', 'provider': 'wpa_supplicant', 'generation': 1,
+                                            'cipher': 'gcm-aes-128', 'radius_secret': expected}
+
+
+def test_a_host_that_is_neither_end_nor_radius_server_is_refused():
+    result, dummy = run({'link': eap_link(), 'master_secret': MASTER}, {'inventory_hostname': 'radius-1'})
+    assert result['failed'] is True
+    assert result['msg'].startswith('key material: macsec_links[eap-ab].ends: has 0 end(s) on host radius-1')

@@ -109,6 +109,23 @@ def test_has_macsec_links_reads_the_device_types(tmp_path):
     assert _agent.has_macsec_links(str(tmp_path / 'missing')) is False
 
 
+def test_persist_skips_pyroute2_when_every_secy_is_an_mka_port(tmp_path):
+    state_dir = tmp_path / 'kernel'
+    mka = _secy.normalize_spec({'name': 'mka0', 'parent': 'eth1', 'mka': True}, None)
+    _secy.write_boot_state(str(state_dir), mka)
+    (state_dir / 'broken.json').write_text('{not json', encoding='utf-8')
+    assert _agent.mka_port_names(str(state_dir)) == {'mka0'}
+    assert _agent.mka_port_names(str(tmp_path / 'missing')) == set()
+    found = run_agent('''
+import json, sys
+from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
+_agent.macsec_link_names = lambda sys_net='/sys/class/net': ['mka0']
+code = _agent.main(['persist', '--state-dir', %r, '--pn-registry', %r])
+print(json.dumps({'code': code, 'pyroute2': 'pyroute2' in sys.modules}))
+''' % (str(state_dir), str(tmp_path / 'pn-registry.json')))
+    assert found == {'code': 0, 'pyroute2': False}
+
+
 def test_has_boot_states(tmp_path):
     assert _agent.has_boot_states(str(tmp_path / 'missing')) is False
     (tmp_path / 'notes.txt').write_text('x', encoding='utf-8')
@@ -148,7 +165,7 @@ def test_persist_without_macsec_links_returns_0_and_imports_nothing_heavy(tmp_pa
     found = run_agent('''
 import json, sys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
-_agent.has_macsec_links = lambda sys_net='/sys/class/net': False
+_agent.macsec_link_names = lambda sys_net='/sys/class/net': []
 code = _agent.main(['persist', '--state-dir', %r, '--pn-registry', %r])
 print(json.dumps({'code': code, 'pyroute2': 'pyroute2' in sys.modules}))
 ''' % (str(tmp_path / 'kernel'), str(tmp_path / 'pn-registry.json')))
@@ -171,8 +188,8 @@ def host(monkeypatch, tmp_path):
     monkeypatch.setattr(nl, 'MacsecSocket', lambda: Closing(kernel.genl))
     monkeypatch.setattr(_secy, '_proc_parent_ipv6', lambda parent: None)
     monkeypatch.setattr(_agent, '_wait_for_parent', lambda parent, deadline: kernel.index_of(parent) is not None)
-    monkeypatch.setattr(_agent, 'has_macsec_links', lambda: any(link['kind'] == 'macsec'
-                                                                for link in kernel.links.values()))
+    monkeypatch.setattr(_agent, 'macsec_link_names', lambda: [link['name'] for link in kernel.links.values()
+                                                              if link['kind'] == 'macsec'])
     kernel.state_dir = str(tmp_path / 'kernel')
     kernel.registry = str(tmp_path / 'registry' / 'pn-registry.json')
     return kernel

@@ -153,6 +153,7 @@ def test_keys_differ_across_links_ends_generations_ciphers_and_purposes():
         keys[('ckn', link, generation)] = _keys.derive_ckn(MASTER, link, generation)
         keys[('salt', link, generation)] = _keys.derive_salt(MASTER, link, generation)
         keys[('psk', link, generation)] = _keys.derive_ipsec_psk(MASTER, link, generation)
+        keys[('radius', link, generation)] = _keys.derive_radius_secret(MASTER, link, generation)
         for cipher in _keys.SAK_BYTES:
             for end in HOSTS:
                 keys[('sak', link, generation, cipher) + end] = _keys.derive_sak(MASTER, link, generation, cipher,
@@ -428,3 +429,85 @@ def test_secrets_and_fingerprints_of_material():
     shown = repr(_keys.fingerprints_of(material))
     assert not any(secret in shown for secret in secrets)
     assert material['tx']['key_id'] in shown
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The RADIUS shared secret of `mode: eap` links.
+
+def eap_link(**options):
+    link = {'name': 'eap-ab', 'provider': 'wpa_supplicant', 'mode': 'eap',
+            'radius': {'host': '192.0.2.9', 'port': 1812, 'server_host': 'radius-1'},
+            'ends': [{'host': 'node-a', 'interface': 'eth2', 'eap_role': 'authenticator'},
+                     {'host': 'node-b', 'interface': 'eth2', 'eap_role': 'supplicant'}]}
+    link.update(options)
+    return _keys.link_from_inventory(link)
+
+
+def test_radius_secret_is_deterministic_printable_and_differs_per_link_and_generation():
+    secret = _keys.derive_radius_secret(MASTER, 'eap-ab', 1)
+    assert secret == _keys.derive_radius_secret(MASTER, 'eap-ab', 1)
+    assert re.fullmatch(r'[0-9a-f]{32}', secret)
+    others = {_keys.derive_radius_secret(MASTER, link, generation)
+              for link, generation in (('eap-ab', 2), ('eap-ac', 1), ('eap-a', 1))}
+    assert secret not in others and len(others) == 3
+    # Its own purpose: never the CAK, CKN or IKE PSK of the same link (same length as the CAK and CKN).
+    assert secret not in (_keys.derive_cak(MASTER, 'eap-ab', 1), _keys.derive_ckn(MASTER, 'eap-ab', 1))
+    assert not _keys.derive_ipsec_psk(MASTER, 'eap-ab', 1).startswith(secret)
+    info = _keys.encode_context(_keys.context(_keys.PURPOSE_RADIUS_SECRET, 16, 'eap-ab', 1))
+    assert secret == _hkdf_by_hand(MASTER, _keys.HKDF_SALT, info, 16).hex()
+
+
+def test_radius_secret_goes_to_the_authenticators_and_the_radius_server_only():
+    link = eap_link()
+    expected = _keys.derive_radius_secret(MASTER, 'eap-ab', 1)
+    authenticator = _keys.link_material(link, 'node-a', MASTER)
+    assert authenticator['radius_secret'] == expected and 'cak' not in authenticator
+    assert 'radius_secret' not in _keys.link_material(link, 'node-b', MASTER)  # a supplicant needs none
+    # The RADIUS server is no end of the link: it gets the secret and nothing else.
+    server = _keys.link_material(link, 'radius-1', MASTER)
+    assert server == {'link': 'eap-ab', 'provider': 'wpa_supplicant', 'generation': 1, 'cipher': 'gcm-aes-128',
+                      'radius_secret': expected}
+    rotated = _keys.link_material(eap_link(generation=2), 'radius-1', MASTER)
+    assert rotated['radius_secret'] == _keys.derive_radius_secret(MASTER, 'eap-ab', 2) != expected
+
+
+def test_radius_secret_of_a_server_that_is_also_a_supplicant_end():
+    link = eap_link(radius={'host': '192.0.2.9', 'port': 1812, 'server_host': 'node-b'})
+    assert _keys.link_material(link, 'node-b', MASTER)['radius_secret'] == \
+        _keys.derive_radius_secret(MASTER, 'eap-ab', 1)
+
+
+def test_other_hosts_than_ends_and_the_radius_server_are_refused():
+    with pytest.raises(_keys.ValidationError) as error:
+        _keys.link_material(eap_link(), 'node-z', MASTER)
+    assert error.value.path == 'macsec_links[eap-ab].ends'
+    assert 'has 0 end(s) on host node-z' in error.value.message and 'radius.server_host' in error.value.message
+    # Without server_host (an external RADIUS server) nobody outside the link gets the secret.
+    with pytest.raises(_keys.ValidationError):
+        _keys.link_material(eap_link(radius={'host': '192.0.2.9', 'port': 1812}), 'radius-1', MASTER)
+    # A psk link's server_host means nothing (the topology refuses radius there anyway).
+    psk = eap_link(mode='psk')
+    with pytest.raises(_keys.ValidationError):
+        _keys.link_material(psk, 'radius-1', MASTER)
+
+
+def test_radius_secret_from_a_plan_entry_of_another_host():
+    """The RADIUS server takes the link from an authenticator's plan part: it gives the same secret."""
+    entry = {'name': 'eap-ab', 'provider': 'wpa_supplicant',
+             'options': {'generation': 3, 'cipher': 'gcm-aes-128', 'mode': 'eap',
+                         'radius': {'host': '192.0.2.9', 'port': 1812, 'server_host': 'radius-1'}},
+             'end': {'host': 'node-a', 'index': 0, 'interface': 'eth2', 'eap_role': 'authenticator'},
+             'peers': [{'host': 'node-b', 'index': 1, 'interface': 'eth2', 'eap_role': 'supplicant'}]}
+    link = _keys.link_from_plan(entry)
+    assert _keys.link_material(link, 'radius-1', MASTER)['radius_secret'] == \
+        _keys.link_material(link, 'node-a', MASTER)['radius_secret'] == \
+        _keys.derive_radius_secret(MASTER, 'eap-ab', 3)
+
+
+def test_radius_secret_is_a_secret_and_only_its_fingerprint_is_shown():
+    for host in ('node-a', 'radius-1'):
+        material = _keys.link_material(eap_link(), host, MASTER)
+        assert _keys.secrets_of(material) == [material['radius_secret']]
+        shown = _keys.fingerprints_of(material)
+        assert shown == {'radius_secret': _keys.fingerprint(material['radius_secret'])}
+        assert material['radius_secret'] not in repr(shown)

@@ -102,7 +102,7 @@ def test_defaults_are_filled_in():
     spec = _secy.normalize_spec({'name': 'macsec0', 'parent': 'eth1'}, key_id_of)
     assert spec == {
         'name': 'macsec0', 'parent': 'eth1', 'salt': None, 'tx_sas': {}, 'rx_scs': {}, 'mtu': None,
-        'addresses': None, 'parent_ipv6': None, 'overhead': 32,
+        'addresses': None, 'parent_ipv6': None, 'overhead': 32, 'mka': False,
         'link': {'port': 1, 'cipher': 'gcm-aes-128', 'icv_len': 16, 'encrypt': True, 'protect': True,
                  'include_sci': True, 'end_station': False, 'scb': False, 'replay_protect': True, 'window': 0,
                  'validate': 'strict', 'offload': 'off', 'encoding_sa': 0},
@@ -827,3 +827,59 @@ def test_remove_boot_state(tmp_path):
     assert os.path.exists(_secy.state_file(state_dir, 'macsec0'))
     assert _secy.remove_boot_state(state_dir, 'macsec0') is True
     assert _secy.remove_boot_state(state_dir, 'macsec0') is False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# mka: the link is ours, the SAs and the controlled port are the MKA daemon's
+
+def mka_spec(**overrides):
+    return spec_of(mka=True, tx_sas=[], rx_scs=[], **overrides)
+
+
+@pytest.mark.parametrize('overrides, field', [
+    ({'tx_sas': [{'an': 0, 'key': KEY_A}], 'rx_scs': []}, 'tx_sas'),
+    ({'tx_sas': [], 'rx_scs': [{'sci': PEER_SCI, 'sas': []}]}, 'rx_scs'),
+    ({'tx_sas': [], 'rx_scs': [], 'encoding_sa': 0}, 'encoding_sa'),
+    ({'tx_sas': [], 'rx_scs': [], 'cipher': 'gcm-aes-xpn-128', 'salt': SALT}, 'cipher'),
+])
+def test_mka_refuses_what_the_daemon_owns(overrides, field):
+    with pytest.raises(_secy.SpecError) as caught:
+        _secy.normalize_spec(params(mka=True, **overrides), key_id_of)
+    assert caught.value.field == field
+
+
+def test_mka_creates_the_link_and_leaves_it_down_for_the_daemon():
+    changes = _secy.plan(mka_spec(), None, PARENT)
+    assert ops(changes) == ['add_link', 'set_mtu', 'add_address']
+
+
+def test_mka_ignores_the_daemons_sas_encoding_sa_encrypt_replay_and_state():
+    spec = mka_spec()
+    daemon_sa = {'an': 2, 'active': True, 'pn': 77, 'keyid': 'ab' * 16, 'stats': {}}
+    current = kernel_state(spec, up=False, encoding_sa=2, encrypt=False, replay_protect=True, window=5,
+                           tx_sas={2: daemon_sa}, rx_scs={PEER_SCI: {'sci': PEER_SCI, 'active': True, 'stats': {},
+                                                                   'sas': {2: dict(daemon_sa)}}})
+    assert _secy.plan(spec, current, PARENT) == []
+    assert _secy.display_state(current, spec) == _secy.display_spec(spec, PARENT)
+    assert 'tx_sas' not in _secy.display_spec(spec, PARENT)
+
+
+def test_mka_still_converges_what_is_ours():
+    spec = mka_spec(validate='check', mtu=1400, addresses=['10.0.1.9/24'])
+    current = kernel_state(mka_spec(), up=True)
+    assert ops(_secy.plan(spec, current, PARENT)) == ['set_link', 'set_mtu', 'add_address', 'del_address']
+    assert ops(_secy.plan(mka_spec(port=2), current, PARENT))[:2] == ['del_link', 'add_link']
+
+
+def test_mka_round_trips_through_the_boot_state():
+    spec = mka_spec()
+    params_back = _secy.spec_to_params(spec)
+    assert params_back['mka'] is True and 'encoding_sa' not in params_back
+    assert _secy.normalize_spec(params_back, key_id_of) == spec
+
+
+def test_mka_records_no_pn(registry_path):
+    spec = mka_spec()
+    current = kernel_state(spec, tx_sas={0: {'an': 0, 'active': True, 'pn': 5, 'keyid': 'cd' * 16, 'stats': {}}})
+    with opened(registry_path) as registry:
+        assert _secy.record_tx_pns(registry, current, spec) == []

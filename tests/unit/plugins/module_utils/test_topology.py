@@ -345,7 +345,8 @@ def test_normalize_wpa_supplicant_link_fills_its_defaults_and_radius_port():
     link = {'name': 'mka', 'provider': 'wpa_supplicant', 'mode': 'eap', 'radius': {'host': '10.0.0.5'},
             'macsec_ifname': 'mka0', 'ends': []}
     assert topology.normalize_link(link) == dict(WPA_DEFAULTS, name='mka', provider='wpa_supplicant', mode='eap',
-                                                 radius={'host': '10.0.0.5', 'port': 1812}, macsec_ifname='mka0',
+                                                 radius={'host': '10.0.0.5', 'port': 1812, 'server_host': None},
+                                                 macsec_ifname='mka0',
                                                  ends=[])
 
 
@@ -444,6 +445,45 @@ def test_eap_roles_are_not_judged_while_one_is_missing():
         'macsec_links[mka].ends[1] (node-b).eap_role']
 
 
+def eap_link(**radius):
+    return {'name': 'mka', 'provider': 'wpa_supplicant', 'mode': 'eap', 'radius': dict({'host': '10.0.0.5'}, **radius),
+            'ends': [{'host': 'node-a', 'interface': 'eth1', 'eap_role': 'authenticator'},
+                     {'host': 'node-b', 'interface': 'eth1', 'eap_role': 'supplicant'}]}
+
+
+def test_radius_server_host_is_an_inventory_host_and_reaches_the_plan():
+    link = eap_link(server_host='node-c')
+    assert messages(topology.validate_links([link], DEFAULT_HOSTS)) == []
+    assert topology.normalize_link(link)['radius'] == {'host': '10.0.0.5', 'port': 1812, 'server_host': 'node-c'}
+    parts = topology.expand([link], synthetic_host_macs([link]))
+    assert parts['node-a']['links'][0]['options']['radius']['server_host'] == 'node-c'
+    # Without server_host the RADIUS server is outside the inventory (not run by l2sec.macsec.freeradius).
+    assert messages(topology.validate_links([eap_link()], DEFAULT_HOSTS)) == []
+
+
+def test_radius_server_host_outside_the_inventory_is_refused_with_the_fix():
+    errors = topology.validate_links([eap_link(server_host='node-cc')], DEFAULT_HOSTS)
+    assert [error.path for error in errors] == ['macsec_links[mka].radius.server_host']
+    assert errors[0].message == (
+        "is 'node-cc', not an inventory host (did you mean node-c?): name the inventory host that runs FreeRADIUS "
+        "for this link (role l2sec.macsec.freeradius), or remove server_host when the RADIUS server is outside the "
+        "inventory")
+    errors = topology.validate_links([eap_link(server_host='radius.example.org')], DEFAULT_HOSTS)
+    assert 'did you mean' not in errors[0].message
+
+
+@pytest.mark.parametrize('value, message', [
+    ('', "must be a non-empty string, not ''"),
+    (7, 'must be a non-empty string, not an integer'),
+    (None, 'must be a non-empty string, not null'),
+    ('node a', "is 'node a': remove the whitespace"),
+])
+def test_radius_server_host_must_be_a_host_name(value, message):
+    errors = topology.validate_links([eap_link(server_host=value)], DEFAULT_HOSTS)
+    # One error each: a value that failed its own check is not judged against the inventory as well.
+    assert messages(errors) == ['macsec_links[mka].radius.server_host: ' + message]
+
+
 def test_a_bad_value_does_not_cascade_into_rules():
     # An invalid cipher makes no statement about the sak length; an invalid replay_protect none about the window.
     link = kernel_link(cipher='aes', replay_protect='no', replay_window=8,
@@ -484,11 +524,13 @@ def test_providers_list_the_options_they_accept():
     assert 'sak' in kernel['end_options'] and 'eap_role' not in kernel['end_options']
     assert {'mode', 'cak', 'ckn', 'radius'} <= set(wpa['link_options']) and 'send_sci' not in wpa['link_options']
     assert 'mka_priority' in wpa['end_options'] and 'sak' not in wpa['end_options']
-    assert kernel['available'] is True and wpa['available'] is False
+    assert kernel['available'] is True and wpa['available'] is True
 
 
 def test_check_providers_available_reports_each_link_of_a_missing_provider(monkeypatch):
     links = [kernel_link(), {'name': 'mka', 'provider': 'wpa_supplicant'}, 'not a link', {'provider': 'kernel'}]
+    assert topology.check_providers_available(links) == []  # every provider of this release is available
+    monkeypatch.setitem(topology.PROVIDERS['wpa_supplicant'], 'available', False)
     monkeypatch.setitem(topology.PROVIDERS['kernel'], 'available', False)
     errors = topology.check_providers_available(links)
     assert [error.path for error in errors] == ['macsec_links[rack1-ab].provider', 'macsec_links[mka].provider',

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) l2sec.macsec contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The MKA provider's filter: one host's part of a wpa_supplicant link → the port its daemon runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+
+DAEMON_OF_ROLE = {'supplicant': 'wpa_supplicant', 'authenticator': 'hostapd'}
+
+
+def _peer_addresses(peers):
+    """The peers' addresses without prefix: what the health check pings across the link."""
+    return [str(peer['address']).split('/', 1)[0] for peer in peers if peer.get('address')]
+
+
+def macsec_mka_port(entry):
+    """The MKA port of one wpa_supplicant link of a host: the SecY to make, and what the daemon's config needs.
+
+    No key material: a pre-shared CAK/CKN comes from macsec_keys, in the task that writes the config."""
+    if not isinstance(entry, Mapping) or not {'name', 'provider', 'options', 'end', 'peers'} <= set(entry):
+        raise AnsibleFilterError('macsec_mka_port: the input must be an entry of a host\'s plan part '
+                                 '(macsec_topology phase=plan), with name, provider, options, end and peers')
+    if entry['provider'] != 'wpa_supplicant':
+        raise AnsibleFilterError('macsec_mka_port: link %s has provider %s, not wpa_supplicant'
+                                 % (entry['name'], entry['provider']))
+    options, end = entry['options'], entry['end']
+    mode = options.get('mode') or 'psk'
+    eap_role = end.get('eap_role') if mode == 'eap' else None
+    return {
+        'link': entry['name'],
+        'mode': mode,
+        'eap_role': eap_role,
+        # Who runs MKA on this end: hostapd for an 802.1X authenticator, wpa_supplicant otherwise.
+        'daemon': DAEMON_OF_ROLE.get(eap_role, 'wpa_supplicant'),
+        'parent': end['interface'],
+        'ifname': options['macsec_ifname'],
+        'port': end.get('port') or options.get('port') or 1,
+        'cipher': options.get('cipher') or 'gcm-aes-128',
+        'icv_len': options.get('icv_len') or 16,
+        'validate': options.get('validate') or 'strict',
+        'offload': options.get('offload') or 'off',
+        'encrypt': options.get('encrypt', True) is not False,
+        'replay_protect': options.get('replay_protect', True) is not False,
+        'replay_window': options.get('replay_window') or 0,
+        'mtu': options.get('mtu'),
+        'addresses': [end['address']] if end.get('address') else None,
+        'mka_priority': end.get('mka_priority'),
+        'radius': options.get('radius'),
+        'peers': _peer_addresses(entry['peers']),
+        'peer_hosts': [peer.get('host') for peer in entry['peers']],
+    }
+
+
+def macsec_health_port(port, ctrl_dir):
+    """What l2sec.macsec.macsec_health checks of an MKA port: the SecY, the daemon's status, traffic to the peers."""
+    return {'name': port['ifname'], 'daemon': port['daemon'],
+            'ctrl_path': '%s/%s' % (str(ctrl_dir).rstrip('/'), port['parent']), 'peers': port['peers']}
+
+
+# What a link asks of the daemon beyond wpa_supplicant 2.10, and the build flag (read by preflight) that shows it.
+NEEDS = (
+    ('cipher', lambda port: port['cipher'] == 'gcm-aes-256', 'macsec_csindex',
+     'cipher gcm-aes-256 needs macsec_csindex (wpa_supplicant 2.11)', 'use gcm-aes-128, or upgrade wpa_supplicant'),
+    ('offload', lambda port: port['offload'] != 'off', 'macsec_offload',
+     'offload needs macsec_offload (wpa_supplicant 2.11)', 'set offload: off, or upgrade wpa_supplicant'),
+)
+
+
+def macsec_mka_refusals(ports, found, daemon='wpa_supplicant', package='wpasupplicant'):
+    """Why the daemon on the host cannot run these ports (empty when it can). `found` is preflight's entry of the
+    daemon (path, version, macsec_linux, macsec_csindex, macsec_offload) or None when it is not installed."""
+    if not ports:
+        return []
+    if not found:
+        return ['%s is not installed: install the %s package (or let the role install it)' % (daemon, package)]
+    where = '%s %s at %s' % (daemon, found.get('version') or '(version unknown)', found.get('path'))
+    if not found.get('macsec_linux'):
+        return ['%s has no macsec_linux driver (built without CONFIG_MACSEC and CONFIG_DRIVER_MACSEC_LINUX): '
+                'install a build that has it' % where]
+    refusals = []
+    for port in ports:
+        for option, needed, flag, what, fix in NEEDS:
+            if needed(port) and not found.get(flag):
+                refusals.append('link %s: %s, which %s lacks: %s' % (port['link'], what, where, fix))
+    return refusals
+
+
+class FilterModule:
+    """The MKA provider's filters of l2sec.macsec."""
+
+    def filters(self):
+        return {'macsec_mka_port': macsec_mka_port, 'macsec_health_port': macsec_health_port,
+                'macsec_mka_refusals': macsec_mka_refusals}
