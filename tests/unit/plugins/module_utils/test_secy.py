@@ -856,9 +856,9 @@ def test_mka_creates_the_link_and_leaves_it_down_for_the_daemon():
 def test_mka_ignores_the_daemons_sas_encoding_sa_encrypt_replay_and_state():
     spec = mka_spec()
     daemon_sa = {'an': 2, 'active': True, 'pn': 77, 'keyid': 'ab' * 16, 'stats': {}}
+    daemon_sc = {'sci': PEER_SCI, 'active': True, 'stats': {}, 'sas': {2: dict(daemon_sa)}}
     current = kernel_state(spec, up=False, encoding_sa=2, encrypt=False, replay_protect=True, window=5,
-                           tx_sas={2: daemon_sa}, rx_scs={PEER_SCI: {'sci': PEER_SCI, 'active': True, 'stats': {},
-                                                                   'sas': {2: dict(daemon_sa)}}})
+                           tx_sas={2: daemon_sa}, rx_scs={PEER_SCI: daemon_sc})
     assert _secy.plan(spec, current, PARENT) == []
     assert _secy.display_state(current, spec) == _secy.display_spec(spec, PARENT)
     assert 'tx_sas' not in _secy.display_spec(spec, PARENT)
