@@ -31,7 +31,7 @@ import time
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 
 # _secy (and through it _netlink_macsec and pyroute2, about 0.3 s of imports) is imported only when there is
-# something to do: the timer runs every `interval` seconds, mostly to find nothing (has_macsec_links()).
+# something to do: the timer runs every `interval` seconds, mostly to find nothing (macsec_link_names()).
 STATE_DIR = '/etc/l2sec-macsec/kernel'  # _secy.STATE_DIR (a unit test keeps the two equal)
 
 INSTALL_DIR = '/usr/lib/l2sec-macsec'
@@ -131,11 +131,6 @@ def macsec_link_names(sys_net='/sys/class/net'):
         except OSError:
             continue
     return found
-
-
-def has_macsec_links(sys_net='/sys/class/net'):
-    """Whether any macsec interface exists (cheap: no pyroute2 import)."""
-    return bool(macsec_link_names(sys_net))
 
 
 def mka_port_names(state_dir):

@@ -100,13 +100,13 @@ def fake_sysfs(root, interfaces):
     return str(root)
 
 
-def test_has_macsec_links_reads_the_device_types(tmp_path):
+def test_macsec_link_names_reads_the_device_types(tmp_path):
     plain = {'lo': 'INTERFACE=lo\nIFINDEX=1\n', 'eth1': 'INTERFACE=eth1\nIFINDEX=2\n', 'bonding_masters': None,
              'br0': 'DEVTYPE=bridge\nINTERFACE=br0\nIFINDEX=3\n'}
-    assert _agent.has_macsec_links(fake_sysfs(tmp_path / 'plain', plain)) is False
+    assert _agent.macsec_link_names(fake_sysfs(tmp_path / 'plain', plain)) == []
     macsec = dict(plain, macsec0='DEVTYPE=macsec\nINTERFACE=macsec0\nIFINDEX=4\n')
-    assert _agent.has_macsec_links(fake_sysfs(tmp_path / 'macsec', macsec)) is True
-    assert _agent.has_macsec_links(str(tmp_path / 'missing')) is False
+    assert _agent.macsec_link_names(fake_sysfs(tmp_path / 'macsec', macsec)) == ['macsec0']
+    assert _agent.macsec_link_names(str(tmp_path / 'missing')) == []
 
 
 def test_persist_skips_pyroute2_when_every_secy_is_an_mka_port(tmp_path):
