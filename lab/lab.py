@@ -40,7 +40,8 @@ IMAGE_PACKAGES = [
     "python3", "python3-apt", "python3-pyroute2", "python3-cryptography",
     "openssh-server", "openssh-sftp-server", "sudo", "tcpdump", "iperf3",
     "nftables", "openssl", "ca-certificates", "wpasupplicant", "hostapd",
-    "strongswan", "strongswan-swanctl", "charon-systemd", "freeradius",
+    "strongswan", "strongswan-swanctl", "charon-systemd",
+    "libstrongswan-standard-plugins", "freeradius",
     "procps", "less",
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
 
 # The generation picks the AN: a new generation is installed beside the old one (another AN) and the old SAs are
 # removed after it, so a generation bump never replaces a key in place.
@@ -66,6 +67,8 @@ def macsec_secy_args(entry, material, parent_ipv6=False):
         'encoding_sa': an,
         'tx_sas': [_sa(material['tx'], an)],
         'rx_scs': [{'sci': peer['sci'], 'sas': [_sa(peers[peer['host']], an)]} for peer in entry['peers']],
+        # macsec_over_ipsec: the parent is a GRETAP tunnel that macsec_secy makes too.
+        'tunnel': _topology.tunnel_spec(entry),
     }
     # Options the link leaves unset are left out: the module's defaults (the contract's) apply.
     return {key: value for key, value in args.items() if value is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
 
 DAEMON_OF_ROLE = {'supplicant': 'wpa_supplicant', 'authenticator': 'hostapd'}
 
@@ -54,6 +55,8 @@ def macsec_mka_port(entry):
         'radius': options.get('radius'),
         'peers': _peer_addresses(entry['peers']),
         'peer_hosts': [peer.get('host') for peer in entry['peers']],
+        # macsec_over_ipsec: the port's parent is a GRETAP tunnel that macsec_secy makes too.
+        'tunnel': _topology.tunnel_spec(entry),
     }
 
 

@@ -34,6 +34,20 @@ def macsec_host_parts(macsec_links, host_macs):
         raise AnsibleFilterError('macsec_links has %d error(s):\n%s' % (len(errors.errors), errors)) from None
 
 
+def macsec_parent_nics(macsec_links, host):
+    """The NICs of `host` that its ends use as parents: what preflight checks exist. The tunnels of
+    macsec_over_ipsec ends are left out: the collection makes them."""
+    nics = []
+    for link in macsec_links if isinstance(macsec_links, (list, tuple)) else ():
+        if not isinstance(link, Mapping) or _topology.is_tunnel_link(link.get('ipsec')):
+            continue
+        ends = link.get('ends')
+        for end in ends if isinstance(ends, (list, tuple)) else ():
+            if isinstance(end, Mapping) and end.get('host') == host and end.get('interface'):
+                nics.append(end['interface'])
+    return nics
+
+
 class FilterModule:
     """The topology filters of l2sec.macsec."""
 
@@ -41,4 +55,5 @@ class FilterModule:
         return {
             'macsec_validate': macsec_validate,
             'macsec_host_parts': macsec_host_parts,
+            'macsec_parent_nics': macsec_parent_nics,
         }

@@ -188,7 +188,8 @@ def restore(args):
                     _log('%s: unreadable, skipped: %s' % (path, spec))
                     failed += 1
                     continue
-                if not _wait_for_parent(spec['parent'], deadline):
+                # A tunnel parent is made by converge() itself; a NIC may still be on its way from udev.
+                if not spec['tunnel'] and not _wait_for_parent(spec['parent'], deadline):
                     _log('%s: the parent %s did not appear within %d s' % (spec['name'], spec['parent'], PARENT_WAIT))
                     failed += 1
                     continue

@@ -117,7 +117,12 @@ DAEMONS = {
 }
 
 
-def daemon_facts(run_command, find_binary):
+# Debian ships strongSwan's openssl plugin (ECDSA keys, AES-GCM, ECP groups) apart, in
+# libstrongswan-standard-plugins, which the daemon's packages only recommend.
+STRONGSWAN_OPENSSL_PLUGIN = '/usr/lib/ipsec/plugins/libstrongswan-openssl.so'
+
+
+def daemon_facts(run_command, find_binary, exists=os.path.exists):
     """Version and MACsec ability of each daemon an approach may need; None where not installed.
 
     run_command(argv) -> (rc, stdout, stderr) and find_binary(name) -> path or None are injected so that
@@ -136,6 +141,8 @@ def daemon_facts(run_command, find_binary):
             # wpa_supplicant 2.11 added these; 2.10 (Debian 12) has neither.
             entry['macsec_csindex'] = binary_mentions(path, b'macsec_csindex')
             entry['macsec_offload'] = binary_mentions(path, b'macsec_offload')
+        if name == 'strongswan':
+            entry['openssl_plugin'] = exists(STRONGSWAN_OPENSSL_PLUGIN)
         facts[name] = entry
     return facts
 

@@ -247,7 +247,43 @@ def normalize_spec(params, default_key_id):
     spec['mtu'] = None if params.get('mtu') is None else _int(params['mtu'], 'mtu', 68, 65535 - overhead)
     spec['addresses'] = _addresses(params.get('addresses'), 'addresses')
     spec['parent_ipv6'] = params.get('parent_ipv6')
+    spec['tunnel'] = _tunnel(params.get('tunnel'))
     return spec
+
+
+# macsec_over_ipsec: the SecY's parent is a GRETAP tunnel between two underlay addresses, made by this code too.
+TUNNEL_KINDS = {4: 'gretap', 6: 'ip6gretap'}
+_MAC = re.compile(r'[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\Z')
+
+
+def _tunnel_address(value, field):
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise SpecError(field, 'must be an IP address (an underlay address of the tunnel), not %r' % (value,)) from None
+
+
+def _tunnel(value):
+    """The tunnel under the SecY, checked: {kind, local, remote, address, mtu}; None without one."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SpecError('tunnel', 'must be a dict with local, remote, address and mtu')
+    local = _tunnel_address(value.get('local'), 'tunnel.local')
+    remote = _tunnel_address(value.get('remote'), 'tunnel.remote')
+    if local.version != remote.version:
+        raise SpecError('tunnel.remote', 'is IPv%d but tunnel.local is IPv%d: a tunnel runs between two addresses of '
+                                         'one family' % (remote.version, local.version))
+    if local == remote:
+        raise SpecError('tunnel.remote', 'is the local address: give the peer\'s underlay address')
+    address = value.get('address')
+    if not isinstance(address, str) or not _MAC.match(address) or int(address[:2], 16) & 1:
+        raise SpecError('tunnel.address', 'must be a unicast MAC address like 02:00:5e:10:00:01 (the SCI derives '
+                                          'from it)')
+    mtu = value.get('mtu')
+    low = 1280 if local.version == 6 else 68
+    return {'kind': TUNNEL_KINDS[local.version], 'local': str(local), 'remote': str(remote),
+            'address': address.lower(), 'mtu': None if mtu is None else _int(mtu, 'tunnel.mtu', low, 65535)}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -281,6 +317,79 @@ def read_parent(ipr, parent):
     return {'index': found[0], 'name': parent, 'mac': link.get_attr('IFLA_ADDRESS'),
             'mtu': link.get_attr('IFLA_MTU'), 'up': bool(link['flags'] & IFF_UP),
             'ipv6': _proc_parent_ipv6(parent)}
+
+
+def _gre_data(link):
+    info = link.get_attr('IFLA_LINKINFO')
+    data = info.get_attr('IFLA_INFO_DATA') if info is not None else None
+    if data is None or isinstance(data, (str, bytes)):
+        return {}
+    return {'local': data.get_attr('IFLA_GRE_LOCAL'), 'remote': data.get_attr('IFLA_GRE_REMOTE')}
+
+
+def _normal_ip(value):
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
+
+
+def read_tunnel(ipr, name):
+    """The interface `name` as a tunnel: index, kind, local, remote, address, mtu, up; None when it does not exist."""
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        return None
+    link = ipr.get_links(found[0])[0]
+    gre = _gre_data(link)
+    mac = link.get_attr('IFLA_ADDRESS')
+    return {'index': found[0], 'kind': _link_kind(link), 'local': _normal_ip(gre.get('local')),
+            'remote': _normal_ip(gre.get('remote')), 'address': mac.lower() if mac else mac,
+            'mtu': link.get_attr('IFLA_MTU'), 'up': bool(link['flags'] & IFF_UP)}
+
+
+def planned_parent(spec):
+    """The tunnel as it will be once made: what plan() needs of a parent that does not exist yet."""
+    tunnel = spec['tunnel']
+    return {'index': None, 'name': spec['parent'], 'mac': tunnel['address'], 'up': False, 'ipv6': None,
+            'mtu': tunnel['mtu'] or DEFAULT_GRETAP_MTU[tunnel['kind']]}
+
+
+# What the kernel gives a GRETAP tunnel whose MTU is not set: 1500 less the outer IP header, GRE and Ethernet.
+DEFAULT_GRETAP_MTU = {'gretap': 1462, 'ip6gretap': 1448}
+
+
+def plan_tunnel(spec, have):
+    """The changes that make the tunnel under the SecY: add it, recreate it (the kernel cannot move a tunnel's
+    ends, and the SecY's SCI comes from its MAC), or set its MTU. Refuses to take over an interface that is not a
+    tunnel of this kind."""
+    want = spec['tunnel']
+    if want is None:
+        return []
+    if have is not None and have['kind'] != want['kind']:
+        raise SecyError('%s exists and is not a %s tunnel (it is %s): the end\'s interface names the tunnel this '
+                        'collection makes; rename it, or remove that interface' % (spec['parent'], want['kind'],
+                                                                                  have['kind'] or 'a NIC'))
+    changes = []
+    if have is not None:
+        reasons = ['%s %s -> %s' % (key, have[key], want[key]) for key in ('local', 'remote', 'address')
+                   if have[key] != want[key]]
+        if not reasons:
+            if want['mtu'] is not None and have['mtu'] != want['mtu']:
+                changes.append(_change('set_tunnel_mtu', 'set the MTU of the tunnel %s %s -> %d' % (
+                    spec['parent'], have['mtu'], want['mtu']), mtu=want['mtu']))
+            return changes
+        changes.append(_change('del_tunnel', 'recreate the tunnel %s, because the kernel cannot change %s in place '
+                                             '(the SecY on it goes too): delete it' % (spec['parent'], ', '.join(reasons)),
+                               index=have['index']))
+    changes.append(_change('add_tunnel', 'add the %s tunnel %s from %s to %s' % (
+        want['kind'], spec['parent'], want['local'], want['remote'])))
+    return changes
+
+
+def display_tunnel(tunnel):
+    if tunnel is None:
+        return None
+    return {key: tunnel.get(key) for key in ('kind', 'local', 'remote', 'address', 'mtu')}
 
 
 def _addresses_of(ipr, index):
@@ -777,13 +886,18 @@ def record_tx_pns(registry, state, spec):
 # ---------------------------------------------------------------------------------------------------------------
 
 def converge(spec, ipr, genl, registry=None, check_mode=False):
-    """Take the SecY to `spec`. Returns {changed, changes (texts), before, after, secy, start_pns, warnings}.
+    """Take the SecY (and the tunnel under it, if any) to `spec`. Returns {changed, changes (texts), before, after,
+    secy, start_pns, warnings, link_added}.
 
-    On a kernel refusal halfway, a link that this call created is deleted again, and SecyError says what was
-    done and what failed; a link that existed before keeps the changes that were made (they are listed)."""
-    parent = read_parent(ipr, spec['parent'])
+    On a kernel refusal halfway, a link or tunnel that this call created is deleted again, and SecyError says what
+    was done and what failed; a link that existed before keeps the changes that were made (they are listed)."""
+    tunnel = read_tunnel(ipr, spec['parent']) if spec['tunnel'] else None
+    tunnel_changes = plan_tunnel(spec, tunnel)
+    new_tunnel = any(change['op'] == 'add_tunnel' for change in tunnel_changes)
     current = read_state(ipr, genl, spec['name'])
-    changes = plan(spec, current, parent)
+    # A tunnel made anew takes no SecY with it: plan as for a new link.
+    parent = planned_parent(spec) if new_tunnel else _parent_as_planned(read_parent(ipr, spec['parent']), spec)
+    changes = tunnel_changes + plan(spec, None if new_tunnel else current, parent)
     result = {
         'changed': bool(changes), 'changes': [change['text'] for change in changes],
         'before': display_state(current, spec), 'after': display_spec(spec, parent),
@@ -791,34 +905,108 @@ def converge(spec, ipr, genl, registry=None, check_mode=False):
         # A new (or recreated) link has a new ifindex: an MKA daemon bound to the old one must restart.
         'link_added': any(change['op'] == 'add_link' for change in changes),
     }
+    if spec['tunnel']:
+        result['before']['tunnel'] = display_tunnel(tunnel)
+        result['after']['tunnel'] = display_tunnel(spec['tunnel'])
     if check_mode:
         result['secy'] = public_state(current)
         return result
-    # Where the TX SAs are now, before anything changes (a recreated link loses them).
+    # Where the TX SAs are now, before anything changes (a recreated link or tunnel loses them).
     result['warnings'].extend(record_tx_pns(registry, current, spec))
     if changes:
-        applier = Applier(ipr, genl, spec, parent, current, registry)
-        done = []
-        doing = None
-        try:
-            for change in changes:
-                doing = change
-                applier.apply(change)
-                done.append(change)
-        except (nl.MacsecError, nl.NetlinkError, OSError, ValueError) as exc:
-            undone = _undo_new_link(ipr, applier)
-            if undone:
-                # What the new link got went with it; deleting the old link (a recreate) did not come back.
-                done = [step for step in done if step['op'] == 'del_link']
-            raise SecyError('%s: %s failed: %s.%s%s' % (
-                spec['name'], doing['text'], _error_text(exc),
-                ' Done before it: %s.' % '; '.join(step['text'] for step in done) if done else '',
-                ' The link this run had added was removed again.' if undone else '')) from None
+        applier = _apply_all(spec, ipr, genl, registry, tunnel_changes, changes)
+        result['changes'] = [change['text'] for change in applier.done]
         result['start_pns'] = {str(an): pn for an, pn in applier.start_pns.items()}
         current = read_state(ipr, genl, spec['name'])
         result['warnings'].extend(record_tx_pns(registry, current, spec))
     result['secy'] = public_state(current)
     return result
+
+
+def _parent_as_planned(parent, spec):
+    """An existing tunnel as it will be after its own changes (its MTU)."""
+    if spec['tunnel'] and spec['tunnel']['mtu'] is not None:
+        return dict(parent, mtu=spec['tunnel']['mtu'])
+    return parent
+
+
+def _apply_all(spec, ipr, genl, registry, tunnel_changes, changes):
+    """Apply the tunnel's changes, then the SecY's (planned again on what the kernel then has)."""
+    tunnel_applier = TunnelApplier(ipr, spec)
+    applier = None
+    doing = None
+    try:
+        for change in tunnel_changes:
+            doing = change
+            tunnel_applier.apply(change)
+        if tunnel_changes:
+            parent = read_parent(ipr, spec['parent'])
+            current = read_state(ipr, genl, spec['name'])
+            secy_changes = plan(spec, current, parent)
+        else:
+            parent, current = read_parent(ipr, spec['parent']), read_state(ipr, genl, spec['name'])
+            secy_changes = changes
+        applier = Applier(ipr, genl, spec, parent, current, registry)
+        applier.done = list(tunnel_applier.done)
+        for change in secy_changes:
+            doing = change
+            applier.apply(change)
+            applier.done.append(change)
+    except (nl.MacsecError, nl.NetlinkError, OSError, ValueError) as exc:
+        done = applier.done if applier is not None else tunnel_applier.done
+        undone = []
+        if applier is not None and _undo_new_link(ipr, applier):
+            # What the new link got went with it; deleting the old link (a recreate) did not come back.
+            done = [step for step in done if step['op'] in ('del_link', 'del_tunnel', 'add_tunnel')]
+            undone.append('link')
+        if tunnel_applier.undo():
+            done = [step for step in done if step['op'] in ('del_link', 'del_tunnel')]
+            undone.append('tunnel')
+        raise SecyError('%s: %s failed: %s.%s%s' % (
+            spec['name'], doing['text'], _error_text(exc),
+            ' Done before it: %s.' % '; '.join(step['text'] for step in done) if done else '',
+            ' The %s this run had added was removed again.' % ' and the '.join(undone) if undone else '')) from None
+    return applier
+
+
+class TunnelApplier:
+    """Runs plan_tunnel() changes: the GRETAP tunnel under a SecY (macsec_over_ipsec)."""
+
+    def __init__(self, ipr, spec):
+        self.ipr = ipr
+        self.spec = spec
+        self.created = None
+        self.done = []
+
+    def apply(self, change):
+        getattr(self, 'do_' + change['op'])(change)
+        self.done.append(change)
+
+    def do_del_tunnel(self, change):
+        self.ipr.link('del', index=change['index'])
+
+    def do_add_tunnel(self, change):
+        tunnel = self.spec['tunnel']
+        options = {'ifname': self.spec['parent'], 'kind': tunnel['kind'], 'address': tunnel['address'],
+                   'gre_local': tunnel['local'], 'gre_remote': tunnel['remote']}
+        if tunnel['mtu'] is not None:
+            options['mtu'] = tunnel['mtu']
+        self.ipr.link('add', **options)
+        self.created = self.ipr.link_lookup(ifname=self.spec['parent'])[0]
+
+    def do_set_tunnel_mtu(self, change):
+        index = self.ipr.link_lookup(ifname=self.spec['parent'])[0]
+        self.ipr.link('set', index=index, mtu=change['mtu'])
+
+    def undo(self):
+        """Delete the tunnel this run made (after a failure). True when it did."""
+        if self.created is None:
+            return False
+        try:
+            self.ipr.link('del', index=self.created)
+        except Exception:  # pylint: disable=broad-except  # the first error is the one to report
+            return False
+        return True
 
 
 def _error_text(exc):
@@ -842,15 +1030,25 @@ def _undo_new_link(ipr, applier):
     return True
 
 
-def remove(name, ipr, genl, registry=None, check_mode=False):
-    """Delete the SecY `name` (if it exists), after recording its TX SAs' PNs and retiring their keys."""
+def remove(name, ipr, genl, registry=None, check_mode=False, tunnel=None):
+    """Delete the SecY `name` (if it exists), after recording its TX SAs' PNs and retiring their keys; then the
+    GRETAP tunnel `tunnel` under it, when given and it is one."""
     current = read_state(ipr, genl, name)
-    result = {'changed': current is not None, 'changes': [], 'before': display_state(current), 'after': {},
-              'secy': None, 'start_pns': {}, 'warnings': [], 'link_added': False}
-    if current is None:
+    have = read_tunnel(ipr, tunnel) if tunnel else None
+    if have is not None and have['kind'] not in TUNNEL_KINDS.values():
+        have = None  # not a tunnel of ours: never delete a NIC
+    result = {'changed': current is not None or have is not None, 'changes': [], 'before': display_state(current),
+              'after': {}, 'secy': None, 'start_pns': {}, 'warnings': [], 'link_added': False}
+    if have is not None:
+        result['before']['tunnel'] = display_tunnel(have)
+    if current is not None:
+        result['changes'].append('delete the macsec link %s' % name)
+    if have is not None:
+        result['changes'].append('delete the tunnel %s' % tunnel)
+    if check_mode or not result['changed']:
         return result
-    result['changes'].append('delete the macsec link %s' % name)
-    if check_mode:
+    if current is None:
+        ipr.link('del', index=have['index'])
         return result
     result['warnings'].extend(record_tx_pns(registry, current, None))
     if registry is not None:
@@ -859,6 +1057,8 @@ def remove(name, ipr, genl, registry=None, check_mode=False):
                 registry.retire_key_id(current['link']['sci'], sa['keyid'], next_pn=sa.get('pn'))
         registry.save()
     ipr.link('del', index=current['index'])
+    if have is not None:
+        ipr.link('del', index=have['index'])
     return result
 
 
@@ -876,6 +1076,8 @@ def spec_to_params(spec):
     """The options that normalize_spec() turns back into `spec` (the form the boot state file keeps)."""
     params = dict(spec['link'], name=spec['name'], parent=spec['parent'], salt=spec['salt'], mtu=spec['mtu'],
                   addresses=spec['addresses'], parent_ipv6=spec['parent_ipv6'], mka=spec['mka'])
+    if spec['tunnel']:
+        params['tunnel'] = {key: spec['tunnel'][key] for key in ('local', 'remote', 'address', 'mtu')}
     if spec['mka']:
         params.pop('encoding_sa')
     params['tx_sas'] = [dict(sa) for an, sa in sorted(spec['tx_sas'].items())]

@@ -335,6 +335,13 @@ END_OPTIONS = {
 IPSEC_OPTIONS = {
     'layering': Option(_choice(LAYERINGS), 'ipsec_over_macsec'),
     'auth': Option(_choice(('pubkey', 'psk')), 'pubkey'),
+    # Seconds. strongSwan rekeys make-before-break: the new SA is in place before the old one goes.
+    'rekey_time': Option(_integer(10, 7 * 86400), 3600),
+    'ike_rekey_time': Option(_integer(10, 7 * 86400), 14400),
+    'dpd_delay': Option(_integer(0, 3600), 30),
+    # The MTU of the routed path between the underlay addresses (macsec_over_ipsec): the tunnel's MTU is this
+    # less the outer IP header, GRE, ESP and the inner Ethernet header.
+    'underlay_mtu': Option(_integer(IPV6_MTU_MIN, 65535), 1500),
 }
 
 RADIUS_OPTIONS = {
@@ -397,6 +404,32 @@ def derive_macsec_ifname(name):
 def sci(mac, port):
     """The SCI: the 6-byte MAC then the 2-byte port, as 16 lowercase hex digits."""
     return '%s%04x' % (mac.replace(':', '').lower(), port)
+
+
+# macsec_over_ipsec: what carrying an Ethernet frame in GRE inside ESP (transport mode, AES-GCM) costs.
+GRE_BYTES = 4  # GRE header without key, checksum or sequence number
+IP6_ENCAP_LIMIT_BYTES = 8  # the destination option ip6gretap adds by default
+ESP_GCM_MAX_BYTES = 37  # SPI 4 + sequence 4 + IV 8 + padding up to 3 + pad length 1 + next header 1 + ICV 16
+ETHERNET_HEADER = 14
+TUNNEL_MAC_PREFIX = '02'  # locally administered, unicast
+
+
+def tunnel_mtu(underlay_mtu, ipv6=False):
+    """The MTU of a GRETAP tunnel whose packets, inside ESP, still fit the underlay's MTU unfragmented."""
+    outer = 40 + IP6_ENCAP_LIMIT_BYTES if ipv6 else 20
+    return underlay_mtu - outer - ESP_GCM_MAX_BYTES - GRE_BYTES - ETHERNET_HEADER
+
+
+def derive_tunnel_mac(link_name, host):
+    """The MAC of an end's tunnel (macsec_over_ipsec), hence its SCI: stable across runs and reboots, and
+    locally administered, so it never collides with a NIC's burned-in address."""
+    digest = hashlib.sha256(('l2sec-macsec tunnel mac|%s|%s' % (link_name, host)).encode('utf-8')).hexdigest()
+    return ':'.join([TUNNEL_MAC_PREFIX] + [digest[index:index + 2] for index in range(0, 10, 2)])
+
+
+def is_tunnel_link(ipsec):
+    """Whether a link's end `interface` is a GRETAP tunnel that the collection makes (macsec_over_ipsec)."""
+    return isinstance(ipsec, Mapping) and ipsec.get('layering') == 'macsec_over_ipsec'
 
 
 def macsec_overhead(send_sci=True, icv_len=16):
@@ -794,6 +827,35 @@ def _rule_ipsec(link):
         elif underlay is not None:
             yield ValidationError(end.path + '.underlay', 'only applies to `ipsec.layering: macsec_over_ipsec`: '
                                                           'remove it, or set that layering')
+        elif layering == 'ipsec_over_macsec' and end.values.get('address') is None:
+            yield ValidationError(end.path + '.address', 'is missing: with `ipsec.layering: ipsec_over_macsec` IKE '
+                                                         'and ESP run between the ends\' addresses on the macsec '
+                                                         'interface; give each end an address')
+    if layering == 'macsec_over_ipsec':
+        if len(link.ends) != 2:
+            yield ValidationError(link.path + '.ends', 'has %d ends, but `ipsec.layering: macsec_over_ipsec` runs a '
+                                                       'point-to-point GRETAP tunnel: give exactly two ends (one '
+                                                       'link per pair of hosts)' % len(link.ends))
+        if len({ip.version for ip in underlays}) > 1:
+            yield ValidationError(link.path + '.ends', 'mix IPv4 and IPv6 underlays: a tunnel runs between two '
+                                                       'addresses of one family')
+        yield from _rule_tunnel_mtu(link, ipsec, underlays)
+
+
+def _rule_tunnel_mtu(link, ipsec, underlays):
+    underlay_mtu, mtu = ipsec.get('underlay_mtu'), link.values.get('mtu')
+    if not underlays or not _known(underlay_mtu) or mtu is None or mtu is _BAD:
+        return
+    send_sci = link.value('send_sci') if link.provider == KERNEL else True
+    icv_len = link.value('icv_len')
+    if not _known(send_sci, icv_len):
+        return
+    room = tunnel_mtu(underlay_mtu, any(ip.version == 6 for ip in underlays)) - macsec_overhead(send_sci, icv_len)
+    if mtu > room:
+        yield ValidationError(link.path + '.mtu', (
+            'is %d, but over an underlay MTU of %d the tunnel leaves %d bytes for the macsec interface (outer IP, '
+            'ESP, GRE and Ethernet headers, then MACsec): use at most %d, remove mtu, or raise ipsec.underlay_mtu '
+            'if the routed path allows it') % (mtu, underlay_mtu, room, room))
 
 
 def _rule_addresses(link):
@@ -1063,6 +1125,9 @@ def _check_host_macs(host_macs):
 def _resolve_mac(end, host_macs):
     """The end's MAC (lowercase) and the errors that prevent knowing it."""
     given = end.values.get('mac')
+    if is_tunnel_link(end.link.values.get('ipsec')):
+        # The end's interface is the tunnel the collection makes: its MAC is ours to choose, not the host's to say.
+        return (given or derive_tunnel_mac(end.link.name, end.host)).lower(), []
     interfaces = host_macs.get(end.host)
     if interfaces is None:
         if given is not None:
@@ -1135,6 +1200,18 @@ def expand(links, host_macs, options=None):
     if errors:
         raise TopologyErrors(errors)
     return parts
+
+
+def tunnel_spec(entry):
+    """The GRETAP tunnel under an end's SecY (macsec_over_ipsec), as macsec_secy's `tunnel` option; None for the
+    other layerings. `entry` is one link of a host's plan part: {name, options, end, peers}."""
+    ipsec = entry['options'].get('ipsec')
+    if not is_tunnel_link(ipsec):
+        return None
+    end, peer = entry['end'], entry['peers'][0]
+    ipv6 = ipaddress.ip_address(end['underlay']).version == 6
+    return {'local': end['underlay'], 'remote': peer['underlay'], 'address': end['mac'],
+            'mtu': tunnel_mtu(ipsec['underlay_mtu'], ipv6)}
 
 
 def _add_link_parts(parts, normalized, records):

@@ -77,7 +77,9 @@ preflight:
         - Per daemon (C(wpa_supplicant), C(hostapd), C(hostapd_macsec) (a hostapd rebuilt with MACsec as
           C(hostapd-macsec), see the C(l2sec.macsec.hostapd) role), C(strongswan), C(freeradius)) its path and version,
           or null when it is not installed. For wpa_supplicant and hostapd also whether the binary has the
-          C(macsec_linux) driver and the 2.11 options C(macsec_csindex) and C(macsec_offload).
+          C(macsec_linux) driver and the 2.11 options C(macsec_csindex) and C(macsec_offload); for strongSwan
+          whether its C(openssl) plugin is installed (C(openssl_plugin); Debian ships it apart, in
+          C(libstrongswan-standard-plugins), and swanctl cannot read ECDSA keys without it).
       type: dict
       sample: {wpa_supplicant: {path: /usr/sbin/wpa_supplicant, version: '2.10', macsec_linux: true}}
     interfaces:

@@ -191,6 +191,32 @@ options:
         from crossing the link in cleartext beside the MACsec traffic.
     type: bool
     default: false
+  tunnel:
+    description:
+      - The parent is a GRETAP tunnel (C(ip6gretap) for IPv6) that this module makes too, between this end's and
+        the peer's routed underlay addresses: MACsec carried across a routed network (the topology's
+        C(ipsec.layering=macsec_over_ipsec), where strongSwan protects the tunnel's GRE packets with ESP).
+      - O(parent) names the tunnel. Its MAC is O(tunnel.address), so the SCI stays the same whenever the tunnel is
+        made again (after a reboot, by the host agent). A change of its ends or MAC makes the tunnel (and the SecY on
+        it) again, and the change says so; its MTU changes in place.
+      - With O(state=absent), the tunnel O(parent) is deleted after the SecY.
+    type: dict
+    suboptions:
+      local:
+        description: This end's underlay address.
+        type: str
+        required: true
+      remote:
+        description: The peer's underlay address (same family).
+        type: str
+        required: true
+      address:
+        description: The tunnel's MAC address (unicast; the topology derives a locally administered one per end).
+        type: str
+        required: true
+      mtu:
+        description: The tunnel's MTU. Default the kernel's (the route's MTU less the outer IP, GRE and Ethernet headers).
+        type: int
   persist:
     description: Write the desired state to O(state_dir) for the host agent that restores it at boot.
     type: bool
@@ -309,6 +335,12 @@ ARGUMENT_SPEC = {
     'mtu': {'type': 'int'},
     'addresses': {'type': 'list', 'elements': 'str'},
     'parent_ipv6': {'type': 'bool', 'default': False},
+    'tunnel': {'type': 'dict', 'options': {
+        'local': {'type': 'str', 'required': True},
+        'remote': {'type': 'str', 'required': True},
+        'address': {'type': 'str', 'required': True},
+        'mtu': {'type': 'int'},
+    }},
     'persist': {'type': 'bool', 'default': True},
     'state_dir': {'type': 'path', 'default': _secy.STATE_DIR},
     'pn_registry': {'type': 'path', 'default': _pn_registry.DEFAULT_PATH},
@@ -359,7 +391,8 @@ def run(module, params, spec):
     with nl.IPRoute() as ipr, nl.MacsecSocket() as genl:
         with registry_of(params, module.check_mode) as registry:
             if spec is None:
-                result = _secy.remove(params['name'], ipr, genl, registry, module.check_mode)
+                result = _secy.remove(params['name'], ipr, genl, registry, module.check_mode,
+                                      tunnel=params['parent'] if params['tunnel'] else None)
                 if _secy.remove_boot_state(params['state_dir'], params['name'], module.check_mode):
                     result['changed'] = True
                     result['changes'].append('remove the boot state file')

@@ -66,7 +66,7 @@ def test_a_psk_end_runs_wpa_supplicant_with_the_links_options():
         'link': 'mka-ab', 'mode': 'psk', 'eap_role': None, 'daemon': 'wpa_supplicant', 'parent': 'eth1',
         'ifname': 'msab', 'port': 5, 'cipher': 'gcm-aes-128', 'icv_len': 16, 'validate': 'strict', 'offload': 'off',
         'encrypt': True, 'replay_protect': True, 'replay_window': 64, 'mtu': 1400, 'addresses': ['10.0.1.1/24'],
-        'mka_priority': 10, 'radius': None, 'peers': ['10.0.1.2'], 'peer_hosts': ['node-b'],
+        'mka_priority': 10, 'radius': None, 'peers': ['10.0.1.2'], 'peer_hosts': ['node-b'], 'tunnel': None,
     }
 
 
@@ -110,7 +110,7 @@ def test_options_left_out_take_the_defaults_of_the_contract():
         'link': 'bare', 'mode': 'psk', 'eap_role': None, 'daemon': 'wpa_supplicant', 'parent': 'eth7',
         'ifname': 'msbare', 'port': 1, 'cipher': 'gcm-aes-128', 'icv_len': 16, 'validate': 'strict',
         'offload': 'off', 'encrypt': True, 'replay_protect': True, 'replay_window': 0, 'mtu': None,
-        'addresses': None, 'mka_priority': None, 'radius': None, 'peers': [], 'peer_hosts': ['node-b'],
+        'addresses': None, 'mka_priority': None, 'radius': None, 'peers': [], 'peer_hosts': ['node-b'], 'tunnel': None,
     }
 
 

@@ -69,10 +69,14 @@ def test_daemon_facts_versions_and_macsec_ability(tmp_path):
         '/usr/sbin/swanctl': (0, 'strongSwan swanctl 5.9.8\n', ''),
     }
     paths = {'wpa_supplicant': str(wpa), 'swanctl': '/usr/sbin/swanctl'}
-    facts = preflight.daemon_facts(lambda argv: outputs[argv[0]], paths.get)
+    facts = preflight.daemon_facts(lambda argv: outputs[argv[0]], paths.get, exists=lambda path: False)
     assert facts['wpa_supplicant'] == {'path': str(wpa), 'version': '2.10', 'macsec_linux': True,
                                        'macsec_csindex': False, 'macsec_offload': False}
-    assert facts['strongswan'] == {'path': '/usr/sbin/swanctl', 'version': '5.9.8'}
+    # Debian's strongSwan without libstrongswan-standard-plugins: no openssl plugin, so no ECDSA keys.
+    assert facts['strongswan'] == {'path': '/usr/sbin/swanctl', 'version': '5.9.8', 'openssl_plugin': False}
+    with_plugin = preflight.daemon_facts(lambda argv: outputs[argv[0]], paths.get,
+                                         exists=lambda path: path == preflight.STRONGSWAN_OPENSSL_PLUGIN)
+    assert with_plugin['strongswan']['openssl_plugin'] is True
     assert facts['hostapd'] is None
     assert facts['freeradius'] is None
 

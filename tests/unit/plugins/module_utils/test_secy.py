@@ -102,7 +102,7 @@ def test_defaults_are_filled_in():
     spec = _secy.normalize_spec({'name': 'macsec0', 'parent': 'eth1'}, key_id_of)
     assert spec == {
         'name': 'macsec0', 'parent': 'eth1', 'salt': None, 'tx_sas': {}, 'rx_scs': {}, 'mtu': None,
-        'addresses': None, 'parent_ipv6': None, 'overhead': 32, 'mka': False,
+        'addresses': None, 'parent_ipv6': None, 'overhead': 32, 'mka': False, 'tunnel': None,
         'link': {'port': 1, 'cipher': 'gcm-aes-128', 'icv_len': 16, 'encrypt': True, 'protect': True,
                  'include_sci': True, 'end_station': False, 'scb': False, 'replay_protect': True, 'window': 0,
                  'validate': 'strict', 'offload': 'off', 'encoding_sa': 0},

@@ -352,7 +352,8 @@ def test_normalize_wpa_supplicant_link_fills_its_defaults_and_radius_port():
 
 def test_normalize_fills_ipsec_defaults():
     normalized = topology.normalize_link(kernel_link(ipsec={'auth': 'psk'}))
-    assert normalized['ipsec'] == {'layering': 'ipsec_over_macsec', 'auth': 'psk'}
+    assert normalized['ipsec'] == {'layering': 'ipsec_over_macsec', 'auth': 'psk', 'rekey_time': 3600,
+                                   'ike_rekey_time': 14400, 'dpd_delay': 30, 'underlay_mtu': 1500}
 
 
 def test_redact_link_replaces_key_material_only():
