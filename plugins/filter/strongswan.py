@@ -72,6 +72,8 @@ def macsec_ipsec_connections(entry):
             'rekey_time': ipsec['rekey_time'],
             'ike_rekey_time': ipsec['ike_rekey_time'],
             'dpd_delay': ipsec['dpd_delay'],
+            # The first end of the link initiates at rollout (roles/strongswan/tasks/up.yml); both ends trap.
+            'initiator': end['index'] < peer['index'],
         }
         connection.update(_endpoints(layering, end, peer))
         connections.append(connection)
