@@ -94,9 +94,26 @@ def macsec_mka_refusals(ports, found, daemon='wpa_supplicant', package='wpasuppl
     return refusals
 
 
+_UNIT_SAFE = frozenset('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.')
+
+
+def macsec_unit_instance(name):
+    """An interface name as the instance of a template unit, escaped as `systemd-escape` does: a `-` would read
+    as `/` in the device unit that the unit binds to (sys-subsystem-net-devices-%i.device), so gt-a is gt\\x2da."""
+    if not isinstance(name, str) or not name:
+        raise AnsibleFilterError('macsec_unit_instance: give an interface name, not %r' % (name,))
+    escaped = []
+    for index, char in enumerate(name):
+        if char in _UNIT_SAFE and not (index == 0 and char == '.'):
+            escaped.append(char)
+        else:
+            escaped.extend('\\x%02x' % byte for byte in char.encode('utf-8'))
+    return ''.join(escaped)
+
+
 class FilterModule:
     """The MKA provider's filters of l2sec.macsec."""
 
     def filters(self):
         return {'macsec_mka_port': macsec_mka_port, 'macsec_health_port': macsec_health_port,
-                'macsec_mka_refusals': macsec_mka_refusals}
+                'macsec_mka_refusals': macsec_mka_refusals, 'macsec_unit_instance': macsec_unit_instance}

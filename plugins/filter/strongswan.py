@@ -32,7 +32,9 @@ def _host_prefix(address):
 
 
 def _connection_name(link, peer):
-    return '%s%s-%s' % (CONNECTION_PREFIX, _UNSAFE.sub('-', link), _UNSAFE.sub('-', str(peer['host'])))
+    # The peer's index in the link's ends, not its host name: link names are unique (also once '.' reads as '-')
+    # and the name always ends in -INDEX, so no two links or peers can share a name.
+    return '%s%s-%d' % (CONNECTION_PREFIX, _UNSAFE.sub('-', link), peer['index'])
 
 
 def _endpoints(layering, end, peer):

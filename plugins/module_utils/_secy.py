@@ -248,6 +248,11 @@ def normalize_spec(params, default_key_id):
     spec['addresses'] = _addresses(params.get('addresses'), 'addresses')
     spec['parent_ipv6'] = params.get('parent_ipv6')
     spec['tunnel'] = _tunnel(params.get('tunnel'))
+    tunnel_mtu = spec['tunnel']['mtu'] if spec['tunnel'] else None
+    if spec['mtu'] is not None and tunnel_mtu is not None and spec['mtu'] + overhead > tunnel_mtu:
+        raise SpecError('mtu', 'is %d, but the tunnel\'s MTU %d leaves %d for the macsec interface (%d bytes of '
+                               'MACsec overhead): lower mtu, or raise tunnel.mtu' % (
+                                   spec['mtu'], tunnel_mtu, tunnel_mtu - overhead, overhead))
     return spec
 
 
@@ -319,12 +324,17 @@ def read_parent(ipr, parent):
             'ipv6': _proc_parent_ipv6(parent)}
 
 
+# pyroute2 names the endpoint attributes by kind, in requests (gre_local, ip6gre_local) and in dumps.
+GRE_PREFIX = {'gretap': 'gre_', 'ip6gretap': 'ip6gre_'}
+
+
 def _gre_data(link):
     info = link.get_attr('IFLA_LINKINFO')
     data = info.get_attr('IFLA_INFO_DATA') if info is not None else None
     if data is None or isinstance(data, (str, bytes)):
         return {}
-    return {'local': data.get_attr('IFLA_GRE_LOCAL'), 'remote': data.get_attr('IFLA_GRE_REMOTE')}
+    prefix = 'IFLA_IP6GRE_' if _link_kind(link) == 'ip6gretap' else 'IFLA_GRE_'
+    return {'local': data.get_attr(prefix + 'LOCAL'), 'remote': data.get_attr(prefix + 'REMOTE')}
 
 
 def _normal_ip(value):
@@ -354,8 +364,9 @@ def planned_parent(spec):
             'mtu': tunnel['mtu'] or DEFAULT_GRETAP_MTU[tunnel['kind']]}
 
 
-# What the kernel gives a GRETAP tunnel whose MTU is not set: 1500 less the outer IP header, GRE and Ethernet.
-DEFAULT_GRETAP_MTU = {'gretap': 1462, 'ip6gretap': 1448}
+# What the kernel gives a GRETAP tunnel whose MTU is not set: 1500 less the outer IP header, GRE and Ethernet
+# (and for IPv6 the 8-byte encapsulation limit option).
+DEFAULT_GRETAP_MTU = {'gretap': 1462, 'ip6gretap': 1434}
 
 
 def plan_tunnel(spec, have):
@@ -365,13 +376,13 @@ def plan_tunnel(spec, have):
     want = spec['tunnel']
     if want is None:
         return []
-    if have is not None and have['kind'] != want['kind']:
-        raise SecyError('%s exists and is not a %s tunnel (it is %s): the end\'s interface names the tunnel this '
-                        'collection makes; rename it, or remove that interface' % (spec['parent'], want['kind'],
-                                                                                  have['kind'] or 'a NIC'))
+    if have is not None and have['kind'] not in TUNNEL_KINDS.values():
+        raise SecyError('%s exists and is not a GRETAP tunnel (it is %s): the end\'s interface names the tunnel this '
+                        'collection makes; rename it, or remove that interface'
+                        % (spec['parent'], have['kind'] or 'a NIC'))
     changes = []
     if have is not None:
-        reasons = ['%s %s -> %s' % (key, have[key], want[key]) for key in ('local', 'remote', 'address')
+        reasons = ['%s %s -> %s' % (key, have[key], want[key]) for key in ('kind', 'local', 'remote', 'address')
                    if have[key] != want[key]]
         if not reasons:
             if want['mtu'] is not None and have['mtu'] != want['mtu']:
@@ -895,9 +906,11 @@ def converge(spec, ipr, genl, registry=None, check_mode=False):
     tunnel_changes = plan_tunnel(spec, tunnel)
     new_tunnel = any(change['op'] == 'add_tunnel' for change in tunnel_changes)
     current = read_state(ipr, genl, spec['name'])
-    # A tunnel made anew takes no SecY with it: plan as for a new link.
     parent = planned_parent(spec) if new_tunnel else _parent_as_planned(read_parent(ipr, spec['parent']), spec)
-    changes = tunnel_changes + plan(spec, None if new_tunnel else current, parent)
+    # A SecY on a tunnel that is made again goes with the old tunnel: plan as for a new link. One on another
+    # parent (a NIC) is recreated on the tunnel, and plan() says so.
+    gone = new_tunnel and current is not None and current['parent'] == spec['parent']
+    changes = tunnel_changes + plan(spec, None if gone else current, parent)
     result = {
         'changed': bool(changes), 'changes': [change['text'] for change in changes],
         'before': display_state(current, spec), 'after': display_spec(spec, parent),
@@ -965,7 +978,9 @@ def _apply_all(spec, ipr, genl, registry, tunnel_changes, changes):
         raise SecyError('%s: %s failed: %s.%s%s' % (
             spec['name'], doing['text'], _error_text(exc),
             ' Done before it: %s.' % '; '.join(step['text'] for step in done) if done else '',
-            ' The %s this run had added was removed again.' % ' and the '.join(undone) if undone else '')) from None
+            ' The %s this run had added %s removed again.' % (' and the '.join(undone),
+                                                              'were' if len(undone) > 1 else 'was') if undone else ''
+        )) from None
     return applier
 
 
@@ -987,8 +1002,9 @@ class TunnelApplier:
 
     def do_add_tunnel(self, change):
         tunnel = self.spec['tunnel']
+        prefix = GRE_PREFIX[tunnel['kind']]
         options = {'ifname': self.spec['parent'], 'kind': tunnel['kind'], 'address': tunnel['address'],
-                   'gre_local': tunnel['local'], 'gre_remote': tunnel['remote']}
+                   prefix + 'local': tunnel['local'], prefix + 'remote': tunnel['remote']}
         if tunnel['mtu'] is not None:
             options['mtu'] = tunnel['mtu']
         self.ipr.link('add', **options)

@@ -194,7 +194,7 @@ options:
   tunnel:
     description:
       - The parent is a GRETAP tunnel (C(ip6gretap) for IPv6) that this module makes too, between this end's and
-        the peer's routed underlay addresses: MACsec carried across a routed network (the topology's
+        the peer's routed underlay addresses, to carry MACsec across a routed network (the topology's
         C(ipsec.layering=macsec_over_ipsec), where strongSwan protects the tunnel's GRE packets with ESP).
       - O(parent) names the tunnel. Its MAC is O(tunnel.address), so the SCI stays the same whenever the tunnel is
         made again (after a reboot, by the host agent). A change of its ends or MAC makes the tunnel (and the SecY on

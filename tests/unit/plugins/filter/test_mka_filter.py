@@ -51,7 +51,14 @@ WPA_211 = dict(WPA_210, version='2.11', macsec_csindex=True, macsec_offload=True
 def test_the_filters_are_registered():
     assert mka_filter.FilterModule().filters() == {
         'macsec_mka_port': mka_filter.macsec_mka_port, 'macsec_health_port': mka_filter.macsec_health_port,
-        'macsec_mka_refusals': mka_filter.macsec_mka_refusals}
+        'macsec_mka_refusals': mka_filter.macsec_mka_refusals, 'macsec_unit_instance': mka_filter.macsec_unit_instance}
+
+
+@pytest.mark.parametrize('name, instance', [('eth1', 'eth1'), ('gt-ike-out', 'gt\\x2dike\\x2dout'),
+                                            ('vlan.10', 'vlan.10'), ('.x', '\\x2ex'), ('a@b', 'a\\x40b')])
+def test_unit_instances_are_escaped_as_systemd_escape_does(name, instance):
+    # A '-' would read as '/' in sys-subsystem-net-devices-%i.device, which the MKA units bind to.
+    assert mka_filter.macsec_unit_instance(name) == instance
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The strongSwan layering's filters: a host's plan entry of a link with `ipsec` becomes its swanctl connections
+(plugins/filter/strongswan.py: one per peer, the first end initiates, IKE between the addresses on the macsec
+interface or between the underlays with only GRE in ESP); the tunnels of macsec_over_ipsec are no NICs that
+preflight must find (plugins/filter/topology.py: macsec_parent_nics); and the kernel and MKA filters hand
+macsec_secy the tunnel under the SecY."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.l2sec.macsec.plugins.filter import kernel as kernel_filter
+from ansible_collections.l2sec.macsec.plugins.filter import mka as mka_filter
+from ansible_collections.l2sec.macsec.plugins.filter import strongswan as strongswan_filter
+from ansible_collections.l2sec.macsec.plugins.filter import topology as topology_filter
+from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
+from ansible_collections.l2sec.macsec.tests.unit.plugins.filter.test_kernel_filter import MASTER, module_params
+
+connections_of = strongswan_filter.macsec_ipsec_connections
+
+MACS = {'node-a': {'eth1': '52:54:00:0a:00:01'}, 'node-b': {'eth1': '52:54:00:0b:00:01'},
+        'node-c': {'eth1': '52:54:00:0c:00:01'}}
+ADDRESSES = {'node-a': '10.0.1.1/24', 'node-b': '10.0.1.2/24', 'node-c': '10.0.1.3/24'}
+UNDERLAYS = {'node-a': '192.0.2.1', 'node-b': '192.0.2.2', 'node-c': '192.0.2.3'}
+
+
+def inside_link(hosts=('node-a', 'node-b'), name='ike-in', addresses=None, **ipsec):
+    """ipsec_over_macsec: IKE and ESP between the ends' addresses on the macsec interface."""
+    addresses = addresses or ADDRESSES
+    return {'name': name, 'provider': 'kernel', 'ipsec': dict({'layering': 'ipsec_over_macsec'}, **ipsec),
+            'ends': [{'host': host, 'interface': 'eth1', 'address': addresses[host]} for host in hosts]}
+
+
+def outside_link(hosts=('node-a', 'node-b'), name='ike-out', underlays=None, provider='kernel', **ipsec):
+    """macsec_over_ipsec: a GRETAP tunnel between the underlays, its GRE packets in ESP, the SecY on it."""
+    underlays = underlays or UNDERLAYS
+    return {'name': name, 'provider': provider, 'ipsec': dict({'layering': 'macsec_over_ipsec'}, **ipsec),
+            'ends': [{'host': host, 'interface': 'gt1', 'underlay': underlays[host]} for host in hosts]}
+
+
+def entry(link, host):
+    """The host's plan entry of the link (macsec_topology phase=plan), as the roles have it."""
+    macs = {end['host']: MACS[end['host']] for end in link['ends']}
+    return _topology.expand([link], macs)[host]['links'][0]
+
+
+def by_peer(connections):
+    return {connection['peer']: connection for connection in connections}
+
+
+def test_the_filter_is_registered():
+    assert strongswan_filter.FilterModule().filters() == {'macsec_ipsec_connections': connections_of}
+    assert topology_filter.FilterModule().filters()['macsec_parent_nics'] is topology_filter.macsec_parent_nics
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_ipsec_connections
+
+def test_ipsec_over_macsec_runs_between_the_addresses_on_the_macsec_interface():
+    assert connections_of(entry(inside_link(), 'node-a')) == [{
+        'name': 'l2sec-ike-in-1', 'link': 'ike-in', 'peer': 'node-b', 'layering': 'ipsec_over_macsec',
+        'auth': 'pubkey', 'rekey_time': 3600, 'ike_rekey_time': 14400, 'dpd_delay': 30, 'initiator': True,
+        'local_addr': '10.0.1.1', 'remote_addr': '10.0.1.2', 'local_ts': '10.0.1.1/32', 'remote_ts': '10.0.1.2/32',
+    }]
+
+
+def test_the_peer_has_the_mirror_connection_and_does_not_initiate():
+    connection, = connections_of(entry(inside_link(), 'node-b'))
+    assert connection['name'] == 'l2sec-ike-in-0' and connection['peer'] == 'node-a'
+    assert (connection['local_addr'], connection['remote_addr']) == ('10.0.1.2', '10.0.1.1')
+    assert (connection['local_ts'], connection['remote_ts']) == ('10.0.1.2/32', '10.0.1.1/32')
+    assert connection['initiator'] is False
+
+
+def test_ipv6_addresses_get_host_prefixes_of_128():
+    addresses = {'node-a': 'fd00:1::1/64', 'node-b': 'fd00:1::2/64'}
+    connection, = connections_of(entry(inside_link(addresses=addresses), 'node-a'))
+    assert (connection['local_addr'], connection['remote_addr']) == ('fd00:1::1', 'fd00:1::2')
+    assert (connection['local_ts'], connection['remote_ts']) == ('fd00:1::1/128', 'fd00:1::2/128')
+
+
+def test_macsec_over_ipsec_runs_between_the_underlays_and_protects_only_gre():
+    connection, = connections_of(entry(outside_link(), 'node-b'))
+    assert connection['layering'] == 'macsec_over_ipsec' and connection['name'] == 'l2sec-ike-out-0'
+    assert (connection['local_addr'], connection['remote_addr']) == ('192.0.2.2', '192.0.2.1')
+    assert (connection['local_ts'], connection['remote_ts']) == ('192.0.2.2/32[gre]', '192.0.2.1/32[gre]')
+    assert connection['initiator'] is False
+
+
+def test_macsec_over_ipsec_over_ipv6_underlays():
+    underlays = {'node-a': '2001:db8::1', 'node-b': '2001:db8::2'}
+    connection, = connections_of(entry(outside_link(underlays=underlays), 'node-a'))
+    assert (connection['local_ts'], connection['remote_ts']) == ('2001:db8::1/128[gre]', '2001:db8::2/128[gre]')
+    assert connection['initiator'] is True
+
+
+def test_the_ipsec_options_are_passed():
+    link = inside_link(auth='psk', rekey_time=20, ike_rekey_time=45, dpd_delay=0)
+    connection, = connections_of(entry(link, 'node-a'))
+    assert (connection['auth'], connection['rekey_time'], connection['ike_rekey_time'], connection['dpd_delay']) == (
+        'psk', 20, 45, 0)
+
+
+def test_a_segment_gives_one_connection_per_peer():
+    link = inside_link(hosts=('node-a', 'node-b', 'node-c'))
+    connections = connections_of(entry(link, 'node-b'))
+    assert [connection['peer'] for connection in connections] == ['node-a', 'node-c']
+    assert [connection['name'] for connection in connections] == ['l2sec-ike-in-0', 'l2sec-ike-in-2']
+    assert {connection['local_addr'] for connection in connections} == {'10.0.1.2'}
+    assert [connection['remote_ts'] for connection in connections] == ['10.0.1.1/32', '10.0.1.3/32']
+
+
+@pytest.mark.parametrize('hosts', [('node-a', 'node-b', 'node-c'), ('node-c', 'node-a', 'node-b')],
+                         ids=['inventory-order', 'node-c-first'])
+def test_of_each_pair_only_the_end_that_comes_first_initiates(hosts):
+    link = inside_link(hosts=hosts)
+    initiates = {}
+    for host in hosts:
+        for connection in connections_of(entry(link, host)):
+            initiates[(host, connection['peer'])] = connection['initiator']
+    for first_index, first in enumerate(hosts):
+        for second in hosts[first_index + 1:]:
+            assert initiates[(first, second)] is True
+            assert initiates[(second, first)] is False
+    # The first end initiates everywhere, the last nowhere.
+    assert all(initiates[(hosts[0], peer)] for peer in hosts[1:])
+    assert not any(initiates[(hosts[-1], peer)] for peer in hosts[:-1])
+
+
+def test_connection_names_are_sanitized_for_swanctl():
+    hosts = ('node.a.example.org', 'node@b')
+    link = {'name': 'Rack1.ab_2', 'provider': 'kernel', 'ipsec': {'layering': 'ipsec_over_macsec'},
+            'ends': [{'host': hosts[0], 'interface': 'eth1', 'address': '10.0.1.1/24'},
+                     {'host': hosts[1], 'interface': 'eth1', 'address': '10.0.1.2/24'}]}
+    parts = _topology.expand([link], {hosts[0]: {'eth1': '52:54:00:0a:00:01'},
+                                      hosts[1]: {'eth1': '52:54:00:0b:00:01'}})
+    there, = connections_of(parts[hosts[0]]['links'][0])
+    back, = connections_of(parts[hosts[1]]['links'][0])
+    assert there['name'] == 'l2sec-Rack1-ab_2-1'
+    assert back['name'] == 'l2sec-Rack1-ab_2-0'
+    for connection in (there, back):
+        assert re.match(r'[A-Za-z0-9_-]+\Z', connection['name']), connection['name']
+    # The link and peer keep their own names.
+    assert (there['link'], there['peer'], back['peer']) == ('Rack1.ab_2', 'node@b', 'node.a.example.org')
+
+
+@pytest.mark.parametrize('ipsec', [None, 'absent'])
+def test_a_link_without_ipsec_has_no_connection(ipsec):
+    link = {'name': 'plain', 'provider': 'kernel',
+            'ends': [{'host': 'node-a', 'interface': 'eth1'}, {'host': 'node-b', 'interface': 'eth1'}]}
+    if ipsec != 'absent':
+        link['ipsec'] = ipsec
+    assert connections_of(entry(link, 'node-a')) == []
+
+
+def test_the_connections_of_a_host_are_the_flattened_connections_of_its_links():
+    links = [inside_link(hosts=('node-a', 'node-b', 'node-c')), outside_link(hosts=('node-c', 'node-a')),
+             {'name': 'plain', 'provider': 'kernel',
+              'ends': [{'host': 'node-a', 'interface': 'eth2'}, {'host': 'node-b', 'interface': 'eth2'}]}]
+    macs = {host: {'eth1': mac['eth1'], 'eth2': mac['eth1'][:-1] + '2'} for host, mac in MACS.items()}
+    parts = _topology.expand(links, macs)
+    connections = [connection for item in parts['node-a']['links'] for connection in connections_of(item)]
+    assert [connection['name'] for connection in connections] == [
+        'l2sec-ike-in-1', 'l2sec-ike-in-2', 'l2sec-ike-out-0']
+    assert [connection['initiator'] for connection in connections] == [True, True, False]
+    assert len({connection['name'] for connection in connections}) == len(connections)
+
+
+def test_connection_names_of_a_host_stay_unique_when_link_and_host_names_hold_hyphens():
+    links = [dict(inside_link(name='wan'), ends=[{'host': 'hq', 'interface': 'eth1', 'address': '10.0.1.1/30'},
+                                                 {'host': 'site-b', 'interface': 'eth1', 'address': '10.0.1.2/30'}]),
+             dict(inside_link(name='wan-site'), ends=[{'host': 'hq', 'interface': 'eth2', 'address': '10.0.2.1/30'},
+                                                      {'host': 'b', 'interface': 'eth1', 'address': '10.0.2.2/30'}])]
+    macs = {'hq': {'eth1': '52:54:00:00:00:01', 'eth2': '52:54:00:00:00:02'}, 'site-b': {'eth1': '52:54:00:00:00:03'},
+            'b': {'eth1': '52:54:00:00:00:04'}}
+    names = [connection['name'] for item in _topology.expand(links, macs)['hq']['links']
+             for connection in connections_of(item)]
+    assert len(names) == 2
+    assert len(set(names)) == 2, names
+
+
+@pytest.mark.parametrize('value', [None, 'ike-in', ['ike-in'], {'name': 'ike-in', 'options': {}, 'end': {}},
+                                   {'options': {'ipsec': None}, 'end': {}, 'peers': []}],
+                         ids=['none', 'string', 'list', 'no-peers', 'no-name'])
+def test_wrong_input_is_refused(value):
+    with pytest.raises(AnsibleFilterError, match='must be an entry of a host\'s plan part'):
+        connections_of(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_parent_nics
+
+def test_parent_nics_leave_out_the_tunnels_the_collection_makes():
+    links = [
+        {'name': 'plain', 'provider': 'kernel',
+         'ends': [{'host': 'node-a', 'interface': 'eth3'}, {'host': 'node-b', 'interface': 'eth3'}]},
+        outside_link(hosts=('node-a', 'node-b')),
+        inside_link(hosts=('node-b', 'node-a')),
+    ]
+    assert topology_filter.macsec_parent_nics(links, 'node-a') == ['eth3', 'eth1']
+    assert topology_filter.macsec_parent_nics(links, 'node-b') == ['eth3', 'eth1']
+    assert topology_filter.macsec_parent_nics(links, 'node-c') == []
+    assert topology_filter.macsec_parent_nics([outside_link()], 'node-a') == []
+
+
+def test_parent_nics_skip_what_is_malformed():
+    links = [
+        'not a link',
+        {'name': 'no-ends', 'provider': 'kernel'},
+        {'name': 'ends-not-a-list', 'provider': 'kernel', 'ends': 'eth1'},
+        {'name': 'odd-ends', 'provider': 'kernel',
+         'ends': ['node-a', {'host': 'node-a'}, {'host': 'node-a', 'interface': ''}, {'host': 'node-a', 'interface': 'eth5'}]},
+        {'name': 'bad-ipsec', 'provider': 'kernel', 'ipsec': 'macsec_over_ipsec',
+         'ends': [{'host': 'node-a', 'interface': 'eth6'}]},
+    ]
+    assert topology_filter.macsec_parent_nics(links, 'node-a') == ['eth5', 'eth6']
+    assert topology_filter.macsec_parent_nics('not a list', 'node-a') == []
+    assert topology_filter.macsec_parent_nics(None, 'node-a') == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The kernel and MKA filters: the tunnel under the SecY
+
+def test_the_kernel_filter_gives_macsec_secy_the_tunnel_under_the_secy():
+    item = entry(outside_link(underlay_mtu=9000), 'node-a')
+    material = _keys.link_material(_keys.link_from_plan(item), 'node-a', MASTER)
+    args = kernel_filter.macsec_secy_args(item, material)
+    mac = _topology.derive_tunnel_mac('ike-out', 'node-a')
+    assert args['parent'] == 'gt1'
+    assert args['tunnel'] == {'local': '192.0.2.1', 'remote': '192.0.2.2', 'address': mac, 'mtu': 8925}
+    # The peer's SCI is that of its tunnel's MAC: what its SecY will send with.
+    peer_mac = _topology.derive_tunnel_mac('ike-out', 'node-b')
+    assert [sc['sci'] for sc in args['rx_scs']] == [peer_mac.replace(':', '') + '0001']
+    # And macsec_secy takes it: the tunnel is a gretap one with that MAC, so the SecY's SCI is the end's.
+    spec = _secy.normalize_spec(module_params(args), _keys.key_id)
+    assert spec['tunnel'] == {'kind': 'gretap', 'local': '192.0.2.1', 'remote': '192.0.2.2', 'address': mac,
+                              'mtu': 8925}
+    assert _secy.planned_parent(spec)['mac'] == mac
+    assert item['end']['sci'] == mac.replace(':', '') + '0001'
+
+
+def test_the_kernel_filter_leaves_the_tunnel_out_for_the_other_layerings():
+    for link in (inside_link(), {'name': 'plain', 'provider': 'kernel',
+                                 'ends': [{'host': 'node-a', 'interface': 'eth1'},
+                                          {'host': 'node-b', 'interface': 'eth1'}]}):
+        item = entry(link, 'node-b')
+        material = _keys.link_material(_keys.link_from_plan(item), 'node-b', MASTER)
+        args = kernel_filter.macsec_secy_args(item, material)
+        assert 'tunnel' not in args and args['parent'] == 'eth1'
+        assert _secy.normalize_spec(module_params(args), _keys.key_id)['tunnel'] is None
+
+
+def test_the_mka_port_has_the_tunnel_of_a_macsec_over_ipsec_link():
+    link = outside_link(provider='wpa_supplicant')
+    port = mka_filter.macsec_mka_port(entry(link, 'node-b'))
+    assert port['parent'] == 'gt1'
+    assert port['tunnel'] == {'local': '192.0.2.2', 'remote': '192.0.2.1',
+                              'address': _topology.derive_tunnel_mac('ike-out', 'node-b'), 'mtu': 1425}
+    assert mka_filter.macsec_mka_port(entry(dict(link, provider='wpa_supplicant', ipsec=None,
+                                                 ends=[{'host': 'node-a', 'interface': 'eth1'},
+                                                       {'host': 'node-b', 'interface': 'eth1'}]),
+                                            'node-b'))['tunnel'] is None
