@@ -12,6 +12,7 @@ import struct
 import pytest
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nm
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils import fake_kernel
 
 pytest.importorskip('pyroute2')
 
@@ -264,25 +265,9 @@ def test_link_dump_with_legacy_cipher_id_and_sci():
 
 def test_iproute_keywords_reach_info_data():
     """link('add', kind='macsec', ...) goes through pyroute2's request filters, which look the kind up in
-    data_map; rebuild that path without a socket (0.7: apply_filter, 0.9: add_filter)."""
-    from pyroute2.requests.link import LinkFieldFilter, LinkIPRouteFilter
-    from pyroute2.requests.main import RequestProcessor
-
+    data_map (fake_kernel.through_pyroute2 runs that path without a socket)."""
     data = nm.link_data(cipher='gcm-aes-128', encrypt=None)
-    kwarg = dict(ifname='macsec0', kind='macsec', link=3, port=2, encrypt=1, **data)
-    request = RequestProcessor(context=dict(kwarg), prime=dict(kwarg))
-    add = getattr(request, 'add_filter', None) or getattr(request, 'apply_filter')
-    add(LinkFieldFilter())
-    add(LinkIPRouteFilter('add'))
-    request.finalize()
-    msg = ifinfmsg()
-    for key, value in request.items():
-        name = ifinfmsg.name2nla(key)
-        if msg.valid_nla(name) and value is not None:
-            msg['attrs'].append([name, value])
-    msg.encode()
-    back = ifinfmsg(msg.data)
-    back.decode()
+    back = fake_kernel.through_pyroute2(dict(ifname='macsec0', kind='macsec', link=3, port=2, encrypt=1, **data))
     linkinfo = back.get_attr('IFLA_LINKINFO')
     assert linkinfo.get_attr('IFLA_INFO_KIND') == 'macsec'
     assert nm.parse_link_data(linkinfo.get_attr('IFLA_INFO_DATA')) == {

@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils import fake_kernel
 from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeIpr, FakeKernel, Msg
 from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.test_secy import (
     KEY_A, MARGIN, PEER_SCI, key_id_of, opened, params)
@@ -486,26 +487,9 @@ def test_an_ip6gretap_tunnel_gets_its_ends_and_converges_again_without_change(ke
 
 
 def through_pyroute2(kwarg):
-    """What pyroute2 puts in the RTM_NEWLINK of ipr.link('add', **kwarg), decoded again (without a socket, as
-    test_netlink_macsec.test_iproute_keywords_reach_info_data rebuilds it)."""
+    """The link message of ipr.link('add', **kwarg) as pyroute2 encodes and decodes it, as link 9."""
     pytest.importorskip('pyroute2')
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # pylint: disable=import-outside-toplevel
-    from pyroute2.requests.link import LinkFieldFilter, LinkIPRouteFilter  # pylint: disable=import-outside-toplevel
-    from pyroute2.requests.main import RequestProcessor  # pylint: disable=import-outside-toplevel
-
-    request = RequestProcessor(context=dict(kwarg), prime=dict(kwarg))
-    add = getattr(request, 'add_filter', None) or getattr(request, 'apply_filter')
-    add(LinkFieldFilter())
-    add(LinkIPRouteFilter('add'))
-    request.finalize()
-    msg = ifinfmsg()
-    for key, value in request.items():
-        name = ifinfmsg.name2nla(key)
-        if msg.valid_nla(name) and value is not None:
-            msg['attrs'].append([name, value])
-    msg.encode()
-    back = ifinfmsg(msg.data)
-    back.decode()
+    back = fake_kernel.through_pyroute2(kwarg)
     back['index'] = 9
     return back
 
