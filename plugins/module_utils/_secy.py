@@ -927,7 +927,7 @@ def converge(spec, ipr, genl, registry=None, check_mode=False):
     # Where the TX SAs are now, before anything changes (a recreated link or tunnel loses them).
     result['warnings'].extend(record_tx_pns(registry, current, spec))
     if changes:
-        applier = _apply_all(spec, ipr, genl, registry, tunnel_changes, changes)
+        applier = _apply_all(spec, ipr, genl, registry, tunnel_changes, (parent, current, changes))
         result['changes'] = [change['text'] for change in applier.done]
         result['start_pns'] = {str(an): pn for an, pn in applier.start_pns.items()}
         current = read_state(ipr, genl, spec['name'])
@@ -943,8 +943,10 @@ def _parent_as_planned(parent, spec):
     return parent
 
 
-def _apply_all(spec, ipr, genl, registry, tunnel_changes, changes):
-    """Apply the tunnel's changes, then the SecY's (planned again on what the kernel then has)."""
+def _apply_all(spec, ipr, genl, registry, tunnel_changes, planned):
+    """Apply the tunnel's changes, then the SecY's. `planned` is (parent, current, changes) as converge() read and
+    planned them; after a change of the tunnel the SecY is planned again on what the kernel then has."""
+    parent, current, secy_changes = planned
     tunnel_applier = TunnelApplier(ipr, spec)
     applier = None
     doing = None
@@ -956,9 +958,6 @@ def _apply_all(spec, ipr, genl, registry, tunnel_changes, changes):
             parent = read_parent(ipr, spec['parent'])
             current = read_state(ipr, genl, spec['name'])
             secy_changes = plan(spec, current, parent)
-        else:
-            parent, current = read_parent(ipr, spec['parent']), read_state(ipr, genl, spec['name'])
-            secy_changes = changes
         applier = Applier(ipr, genl, spec, parent, current, registry)
         applier.done = list(tunnel_applier.done)
         for change in secy_changes:
@@ -1061,18 +1060,16 @@ def remove(name, ipr, genl, registry=None, check_mode=False, tunnel=None):
         result['changes'].append('delete the macsec link %s' % name)
     if have is not None:
         result['changes'].append('delete the tunnel %s' % tunnel)
-    if check_mode or not result['changed']:
+    if check_mode:
         return result
-    if current is None:
-        ipr.link('del', index=have['index'])
-        return result
-    result['warnings'].extend(record_tx_pns(registry, current, None))
-    if registry is not None:
-        for sa in current['tx_sas'].values():
-            if sa.get('keyid'):
-                registry.retire_key_id(current['link']['sci'], sa['keyid'], next_pn=sa.get('pn'))
-        registry.save()
-    ipr.link('del', index=current['index'])
+    if current is not None:
+        result['warnings'].extend(record_tx_pns(registry, current, None))
+        if registry is not None:
+            for sa in current['tx_sas'].values():
+                if sa.get('keyid'):
+                    registry.retire_key_id(current['link']['sci'], sa['keyid'], next_pn=sa.get('pn'))
+            registry.save()
+        ipr.link('del', index=current['index'])
     if have is not None:
         ipr.link('del', index=have['index'])
     return result

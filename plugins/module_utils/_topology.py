@@ -670,15 +670,21 @@ def _rule_replay(link):
             'remove replay_window') % window)
 
 
-def _rule_mtu(link):
-    mtu = link.values.get('mtu')
-    if mtu is None or mtu is _BAD:
-        return
+def _link_overhead(link):
+    """The bytes MACsec adds to each frame of the link; None while send_sci or icv_len is invalid."""
     send_sci = link.value('send_sci') if link.provider == KERNEL else True
     icv_len = link.value('icv_len')
     if not _known(send_sci, icv_len):
+        return None
+    return macsec_overhead(send_sci, icv_len)
+
+
+def _rule_mtu(link):
+    mtu = link.values.get('mtu')
+    overhead = _link_overhead(link)
+    if mtu is None or mtu is _BAD or overhead is None:
         return
-    overhead = macsec_overhead(send_sci, icv_len)
+    icv_len = link.value('icv_len')
     if mtu > 65535 - overhead:
         yield ValidationError(link.path + '.mtu', (
             'is %d, but MACsec adds %d bytes (SecTAG %d, ICV %d) to each frame and a frame carries at most 65535: '
@@ -843,14 +849,10 @@ def _rule_ipsec(link):
 
 
 def _rule_tunnel_mtu(link, ipsec, underlays):
-    underlay_mtu, mtu = ipsec.get('underlay_mtu'), link.values.get('mtu')
-    if not underlays or not _known(underlay_mtu) or mtu is None or mtu is _BAD:
+    underlay_mtu, mtu, overhead = ipsec.get('underlay_mtu'), link.values.get('mtu'), _link_overhead(link)
+    if not underlays or not _known(underlay_mtu) or mtu is None or mtu is _BAD or overhead is None:
         return
-    send_sci = link.value('send_sci') if link.provider == KERNEL else True
-    icv_len = link.value('icv_len')
-    if not _known(send_sci, icv_len):
-        return
-    room = tunnel_mtu(underlay_mtu, any(ip.version == 6 for ip in underlays)) - macsec_overhead(send_sci, icv_len)
+    room = tunnel_mtu(underlay_mtu, any(ip.version == 6 for ip in underlays)) - overhead
     if mtu > room:
         yield ValidationError(link.path + '.mtu', (
             'is %d, but over an underlay MTU of %d the tunnel leaves %d bytes for the macsec interface (outer IP, '
