@@ -45,7 +45,12 @@ class ActionModule(ActionBase):
             result.update(self._validate(links, hosts))
         else:
             host_macs = args['host_macs'] if args['host_macs'] is not None else self._preflight_macs(task_vars)
+            links, moved = _topology.with_retired_generations(links, self._retired_generations(task_vars))
             result.update(self._plan(links, host_macs))
+            if moved and not result.get('failed'):
+                result['generations'] = {name: effective for name, (dummy, effective) in moved.items()}
+                result['msg'] += '; generation raised above what the hosts retired: %s' % ', '.join(
+                    '%s %d -> %d' % (name, inventory, effective) for name, (inventory, effective) in sorted(moved.items()))
         return result
 
     def _links(self, task_vars):
@@ -79,6 +84,17 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('no preflight_report for %s: run the l2sec.macsec.preflight role on the play\'s '
                                     'hosts before phase=plan, or pass host_macs' % ', '.join(sorted(lacking)))
         return host_macs
+
+    @staticmethod
+    def _retired_generations(task_vars):
+        """host -> {link: highest retired generation}, from the preflight reports (absent: none retired)."""
+        hostvars = task_vars.get('hostvars') or {}
+        retired = {}
+        for host in task_vars.get('ansible_play_hosts') or ():
+            report = hostvars[host].get('preflight_report') if host in hostvars else None
+            if isinstance(report, Mapping) and isinstance(report.get('retired_generations'), Mapping):
+                retired[host] = report['retired_generations']
+        return retired
 
     @staticmethod
     def _validate(links, hosts):

@@ -17,6 +17,8 @@ import os
 import platform
 import re
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _generations
+
 SYS_NET = '/sys/class/net'
 
 
@@ -177,9 +179,139 @@ def offload_facts(run_command, ethtool_path, names):
     return facts
 
 
-def host_facts(run_command, find_binary, parents=()):
-    """Everything the preflight role reports, in one dictionary with no secrets."""
+# Who else may own a parent NIC (docs/coexistence.md). Each manager is asked once for all its devices.
+
+NM_CONF = '/etc/NetworkManager/conf.d/90-l2sec-macsec.conf'
+
+
+def split_terse(line):
+    """The fields of one line of nmcli's terse output: ':' separates them, a backslash escapes ':' and itself."""
+    fields, field, escaped = [], [], False
+    for char in line:
+        if escaped:
+            field.append(char)
+            escaped = False
+        elif char == '\\':
+            escaped = True
+        elif char == ':':
+            fields.append(''.join(field))
+            field = []
+        else:
+            field.append(char)
+    fields.append(''.join(field))
+    return fields
+
+
+def networkmanager_devices(run_command, nmcli_path):
+    """(running, {device: state}) from one `nmcli -t -f DEVICE,STATE device status`.
+
+    (False, {}) when nmcli is not installed or fails: NetworkManager not running ("Error: NetworkManager is not
+    running.", rc 8) manages nothing.
+    """
+    if nmcli_path is None:
+        return False, {}
+    rc, out, dummy_err = run_command([nmcli_path, '-t', '-f', 'DEVICE,STATE', 'device', 'status'])
+    if rc != 0:
+        return False, {}
+    states = {}
+    for line in out.splitlines():
+        fields = split_terse(line)
+        if len(fields) >= 2 and fields[0]:
+            states[fields[0]] = fields[1]
+    return True, states
+
+
+def networkd_links(run_command, networkctl_path):
+    """(running, {link: setup state}) from one `networkctl list --no-legend --no-pager`.
+
+    Its columns are IDX LINK TYPE OPERATIONAL SETUP (an interface name has no blank). (False, {}) when networkctl
+    is not installed or fails, and when it warns that systemd-networkd is not running: the states it would
+    show then are left over from a networkd that no longer manages anything.
+    """
+    if networkctl_path is None:
+        return False, {}
+    rc, out, err = run_command([networkctl_path, 'list', '--no-legend', '--no-pager'])
+    if rc != 0 or 'not running' in err:
+        return False, {}
+    states = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0].isdigit():
+            states[fields[1]] = fields[4]
+    return True, states
+
+
+def master_kind(master, sys_net=SYS_NET):
+    """'bond', 'bridge' or 'other' for the master device a NIC is enslaved to."""
+    if os.path.isdir(os.path.join(sys_net, master, 'bonding')):
+        return 'bond'
+    if os.path.isdir(os.path.join(sys_net, master, 'bridge')):
+        return 'bridge'
+    return 'other'
+
+
+def parent_owners(names, all_interfaces, nm_states, networkd_states, sys_net=SYS_NET):
+    """Who else manages each parent: NetworkManager, systemd-networkd, or a master (bond, bridge, other)."""
+    owners = {}
+    for name in names:
+        master = (all_interfaces.get(name) or {}).get('master')
+        kind = master_kind(master, sys_net) if master else None
+        owners[name] = {
+            # Every state but "unmanaged" is NetworkManager's: "unavailable" (no carrier yet) and "disconnected"
+            # are devices it will configure the moment it can, "connected (externally)" one it watches.
+            'networkmanager': name in nm_states and nm_states[name] != 'unmanaged',
+            # Every setup state but "unmanaged" (configured, configuring, pending, failed, linger) is networkd's.
+            'networkd': name in networkd_states and networkd_states[name] != 'unmanaged',
+            'bond': master if kind == 'bond' else None,
+            'bridge': master if kind == 'bridge' else None,
+            'other_master': master if kind == 'other' else None,
+        }
+    return owners
+
+
+def coexistence_refusals(owners, networkmanager_unmanage=False):
+    """One message per parent and manager that the collection will not fight over the parent, with the fix.
+
+    NetworkManager is not refused when `networkmanager_unmanage` is true: the preflight role then tells it to leave
+    the parents alone. A master is always refused, and nothing is ever changed for it.
+    """
+    refusals = []
+    for name, owner in sorted(owners.items()):
+        if owner['bond']:
+            refusals.append('%s is a slave of bond %s: for MACsec on a bond, put the SecY on the bond itself '
+                            '(interface: %s), not on its slave %s' % (name, owner['bond'], owner['bond'], name))
+        if owner['bridge']:
+            refusals.append('%s is a port of bridge %s: a bridge port cannot be a MACsec parent; remove %s from %s '
+                            'or put the SecY on the bridge (interface: %s)'
+                            % (name, owner['bridge'], name, owner['bridge'], owner['bridge']))
+        if owner['other_master']:
+            refusals.append('%s is enslaved to %s (a team, VRF, Open vSwitch or other master): a MACsec parent has no '
+                            'master; release %s from %s or put the SecY on %s'
+                            % (name, owner['other_master'], name, owner['other_master'], owner['other_master']))
+        if owner['networkmanager'] and not networkmanager_unmanage:
+            refusals.append('%s is managed by NetworkManager: set preflight_networkmanager_unmanage to true for the '
+                            'preflight role to write %s, or add interface-name:%s to unmanaged-devices in '
+                            'NetworkManager\'s configuration yourself and run nmcli device set %s managed no'
+                            % (name, NM_CONF, name, name))
+        if owner['networkd']:
+            refusals.append('%s is managed by systemd-networkd: add a .network file matching %s with [Link] '
+                            'Unmanaged=yes, or remove the one that matches, then networkctl reload' % (name, name))
+    return refusals
+
+
+def host_facts(run_command, find_binary, parents=(), generations_file=_generations.GENERATIONS_FILE):
+    """Everything the preflight role reports, in one dictionary with no secrets.
+
+    Raises _generations.GenerationsError when the record of retired generations exists but cannot be read.
+    """
+    retired = _generations.load(generations_file)
     all_interfaces = interfaces()
+    present = [name for name in parents if name in all_interfaces]
+    managers = {'networkmanager': None, 'networkd': None}
+    nm_states, networkd_states = {}, {}
+    if present:  # the managers are asked only about parents
+        managers['networkmanager'], nm_states = networkmanager_devices(run_command, find_binary('nmcli'))
+        managers['networkd'], networkd_states = networkd_links(run_command, find_binary('networkctl'))
     return {
         'kernel': kernel_release(),
         'macsec_module': macsec_module_state(),
@@ -188,5 +320,8 @@ def host_facts(run_command, find_binary, parents=()):
         'daemons': daemon_facts(run_command, find_binary),
         'interfaces': all_interfaces,
         'missing_parents': sorted(name for name in parents if name not in all_interfaces),
-        'offload': offload_facts(run_command, find_binary('ethtool'), [p for p in parents if p in all_interfaces]),
+        'offload': offload_facts(run_command, find_binary('ethtool'), present),
+        'network_managers': managers,
+        'parent_owners': parent_owners(present, all_interfaces, nm_states, networkd_states),
+        'retired_generations': retired,
     }

@@ -31,6 +31,7 @@ import os
 import re
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _files
+from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 
 CIPHERS = ('gcm-aes-128', 'gcm-aes-256', 'gcm-aes-xpn-128', 'gcm-aes-xpn-256')
@@ -746,13 +747,17 @@ def _write_sysctl(path, value):
 class Applier:
     """Runs plan() changes on the host. `registry` is an open _pn_registry.PnRegistry (or None: no record)."""
 
-    def __init__(self, ipr, genl, spec, parent, current, registry=None, sysctl_root='/proc/sys/net/ipv6/conf'):
+    def __init__(self, ipr, genl, spec, parent, current, registry=None, sysctl_root='/proc/sys/net/ipv6/conf',
+                 parents_file=None):
         self.ipr = ipr
         self.genl = genl
         self.spec = spec
         self.parent = parent
         self.registry = registry
         self.sysctl_root = sysctl_root
+        # Where the parent's settings before the collection's first change are kept, for teardown (None: nowhere).
+        # A tunnel under the SecY is the collection's own: teardown deletes it, nothing to put back.
+        self.parents_file = None if spec['tunnel'] else parents_file
         self.index = None if current is None else current['index']
         self.sci = None if current is None else current['link'].get('sci')
         self.created = False
@@ -844,14 +849,21 @@ class Applier:
         self.genl.del_txsa(self.index, change['an'])
 
     # the interface ------------------------------------------------------------------------------------------------
+    def _remember_parent(self, setting):
+        if self.parents_file:
+            _parents.remember(self.parent['name'], setting, self.parent[setting], self.parents_file)
+
     def do_set_parent_mtu(self, change):
+        self._remember_parent('mtu')
         self.ipr.link('set', index=self.parent['index'], mtu=change['mtu'])
 
     def do_set_parent_ipv6(self, change):
+        self._remember_parent('ipv6')
         _write_sysctl('%s/%s/disable_ipv6' % (self.sysctl_root, self.parent['name']),
                       '0' if change['enabled'] else '1')
 
     def do_set_parent_up(self, change):
+        self._remember_parent('up')
         self.ipr.link('set', index=self.parent['index'], state='up')
 
     def do_set_mtu(self, change):
@@ -896,7 +908,7 @@ def record_tx_pns(registry, state, spec):
 # Converge and remove: what the module and the boot agent run
 # ---------------------------------------------------------------------------------------------------------------
 
-def converge(spec, ipr, genl, registry=None, check_mode=False):
+def converge(spec, ipr, genl, registry=None, check_mode=False, parents_file=None):
     """Take the SecY (and the tunnel under it, if any) to `spec`. Returns {changed, changes (texts), before, after,
     secy, start_pns, warnings, link_added}.
 
@@ -927,7 +939,7 @@ def converge(spec, ipr, genl, registry=None, check_mode=False):
     # Where the TX SAs are now, before anything changes (a recreated link or tunnel loses them).
     result['warnings'].extend(record_tx_pns(registry, current, spec))
     if changes:
-        applier = _apply_all(spec, ipr, genl, registry, tunnel_changes, (parent, current, changes))
+        applier = _apply_all(spec, ipr, genl, registry, tunnel_changes, (parent, current, changes), parents_file)
         result['changes'] = [change['text'] for change in applier.done]
         result['start_pns'] = {str(an): pn for an, pn in applier.start_pns.items()}
         current = read_state(ipr, genl, spec['name'])
@@ -943,7 +955,7 @@ def _parent_as_planned(parent, spec):
     return parent
 
 
-def _apply_all(spec, ipr, genl, registry, tunnel_changes, planned):
+def _apply_all(spec, ipr, genl, registry, tunnel_changes, planned, parents_file=None):
     """Apply the tunnel's changes, then the SecY's. `planned` is (parent, current, changes) as converge() read and
     planned them; after a change of the tunnel the SecY is planned again on what the kernel then has."""
     parent, current, secy_changes = planned
@@ -958,7 +970,7 @@ def _apply_all(spec, ipr, genl, registry, tunnel_changes, planned):
             parent = read_parent(ipr, spec['parent'])
             current = read_state(ipr, genl, spec['name'])
             secy_changes = plan(spec, current, parent)
-        applier = Applier(ipr, genl, spec, parent, current, registry)
+        applier = Applier(ipr, genl, spec, parent, current, registry, parents_file=parents_file)
         applier.done = list(tunnel_applier.done)
         for change in secy_changes:
             doing = change

@@ -28,6 +28,8 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _generations
+
 # Kept equal to galaxy.yml's version by a unit test: messages name the release that lacks a provider.
 COLLECTION_VERSION = '0.1.0'
 
@@ -1202,6 +1204,31 @@ def expand(links, host_macs, options=None):
     if errors:
         raise TopologyErrors(errors)
     return parts
+
+
+def with_retired_generations(links, retired_by_host):
+    """The links, each with its effective generation: the inventory's, or one above the highest generation any of
+    its ends' hosts retired (the key lifecycle: a link never goes back). `retired_by_host` is host -> {link name:
+    highest retired generation} (preflight's `retired_generations`). Returns (links, {name: (inventory, effective)}
+    for the links that moved). Links that are not well formed are left for validation to report."""
+    if not isinstance(links, list):
+        return links, {}
+    result, moved = [], {}
+    for link in links:
+        name = link.get('name') if isinstance(link, Mapping) else None
+        generation = link.get('generation', 1) if name else None
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            result.append(link)
+            continue
+        retired = [(retired_by_host.get(end.get('host')) or {}).get(name)
+                   for end in link.get('ends') or () if isinstance(end, Mapping)]
+        effective = _generations.effective_generation(generation, [value for value in retired
+                                                                   if isinstance(value, int)])
+        if effective != generation:
+            moved[name] = (generation, effective)
+            link = dict(link, generation=effective)
+        result.append(link)
+    return result, moved
 
 
 def tunnel_spec(entry):

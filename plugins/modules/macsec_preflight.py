@@ -15,6 +15,10 @@ description:
     available, the versions of pyroute2 and cryptography, the versions of wpa_supplicant, hostapd,
     strongSwan and FreeRADIUS and whether the first two were built with the C(macsec_linux) driver,
     the host's network interfaces, and the MACsec hardware offload feature of the given parent NICs.
+  - Reads who else manages each present parent NIC (NetworkManager with one C(nmcli -t -f DEVICE,STATE device status),
+    systemd-networkd with one C(networkctl list --no-legend --no-pager), a bond, a bridge or another master from
+    C(/sys/class/net)) and lists in RV(coexistence_refusals) the parents the collection will not share with them.
+  - Reads the host's record of retired link generations, and fails when the record exists but cannot be read.
   - Changes nothing on the host.
 author:
   - l2sec.macsec maintainers (@l2sec)
@@ -34,6 +38,20 @@ options:
     type: list
     elements: str
     default: []
+  networkmanager_unmanage:
+    description:
+      - Whether NetworkManager is to be told to leave the parents alone (the C(l2sec.macsec.preflight) role does
+        it when its C(preflight_networkmanager_unmanage) is true).
+      - When true, a parent that NetworkManager manages is not listed in RV(coexistence_refusals). The module
+        itself changes nothing either way.
+    type: bool
+    default: false
+  generations_file:
+    description:
+      - The host's record of retired link generations, reported as RV(preflight.retired_generations).
+      - It is readable by root only, so run the module with C(become) once the record exists.
+    type: path
+    default: /var/lib/l2sec-macsec/generations.json
 notes:
   - Library versions are read from package metadata, without importing the libraries (importing pyroute2 alone costs seconds on a slow host).
 """
@@ -48,6 +66,11 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: preflight.preflight.macsec_module != 'missing'
     fail_msg: the kernel of {{ inventory_hostname }} has no macsec module
+
+- name: Refuse a host whose parents another manager owns
+  ansible.builtin.assert:
+    that: preflight.coexistence_refusals | length == 0
+    fail_msg: "{{ inventory_hostname }}: {{ preflight.coexistence_refusals | join('; ') }}"
 """
 
 RETURN = r"""
@@ -95,25 +118,85 @@ preflight:
       description: The C(macsec-hw-offload) feature of each present parent as C(ethtool -k) shows it, or null.
       type: dict
       sample: {eth1: 'off [fixed]'}
+    network_managers:
+      description:
+        - Whether NetworkManager and systemd-networkd are running (their command answered), or null for both
+          when no parent is present (they are asked only about parents).
+      type: dict
+      sample: {networkmanager: true, networkd: false}
+      contains:
+        networkmanager:
+          description: Whether C(nmcli) is installed and NetworkManager answered.
+          type: bool
+        networkd:
+          description: Whether C(networkctl) is installed and systemd-networkd is running.
+          type: bool
+    parent_owners:
+      description: Per present parent, who else manages it.
+      type: dict
+      sample: {eth1: {networkmanager: false, networkd: false, bond: bond0, bridge: null, other_master: null}}
+      contains:
+        networkmanager:
+          description: NetworkManager manages the parent (its state is anything but C(unmanaged)).
+          type: bool
+        networkd:
+          description: systemd-networkd manages the parent (its setup state is anything but C(unmanaged)).
+          type: bool
+        bond:
+          description: The bond the parent is a slave of, or null.
+          type: str
+        bridge:
+          description: The bridge the parent is a port of, or null.
+          type: str
+        other_master:
+          description: Any other master of the parent (team, VRF, Open vSwitch), or null.
+          type: str
+    retired_generations:
+      description:
+        - The host's record of retired link generations, link name to the highest generation retired; empty
+          when the host has no record.
+      type: dict
+      sample: {lab-link: 2}
+coexistence_refusals:
+  description:
+    - One message per parent and manager that the collection will not share the parent with, naming the parent,
+      the manager and the fix. Empty when every parent is free.
+    - A parent that NetworkManager manages is not listed when O(networkmanager_unmanage) is true.
+  returned: always
+  type: list
+  elements: str
+  sample: ['eth1 is a port of bridge br0: a bridge port cannot be a MACsec parent; remove eth1 from br0 or put the SecY on the bridge (interface: br0)']
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.l2sec.macsec.plugins.module_utils._preflight import host_facts
+from ansible_collections.l2sec.macsec.plugins.module_utils._generations import GENERATIONS_FILE, GenerationsError
+from ansible_collections.l2sec.macsec.plugins.module_utils._preflight import coexistence_refusals, host_facts
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={'parents': {'type': 'list', 'elements': 'str', 'default': []}},
+        argument_spec={
+            'parents': {'type': 'list', 'elements': 'str', 'default': []},
+            'networkmanager_unmanage': {'type': 'bool', 'default': False},
+            'generations_file': {'type': 'path', 'default': GENERATIONS_FILE},
+        },
         supports_check_mode=True,
     )
 
     def run_command(argv):
-        return module.run_command(argv)
+        # The C locale: nmcli and networkctl states and messages are parsed.
+        return module.run_command(argv, environ_update={'LC_ALL': 'C'})
 
     def find_binary(name):
         return module.get_bin_path(name, opt_dirs=['/usr/local/sbin', '/usr/sbin', '/sbin'])
 
-    module.exit_json(changed=False, preflight=host_facts(run_command, find_binary, module.params['parents']))
+    try:
+        facts = host_facts(run_command, find_binary, module.params['parents'], module.params['generations_file'])
+    except GenerationsError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, preflight=facts,
+                     coexistence_refusals=coexistence_refusals(facts['parent_owners'],
+                                                               module.params['networkmanager_unmanage']))
 
 
 if __name__ == '__main__':

@@ -235,6 +235,12 @@ options:
         registry (the agent updates it on a timer and at shutdown). The reservation grows with the observed rate.
     type: int
     default: 1048576
+  parents_record:
+    description:
+      - Where the parent's MTU, IPv6 and up state are recorded before the module first changes them, so that
+        M(l2sec.macsec.macsec_teardown) puts them back. Set to an empty string to keep no record.
+    type: path
+    default: /var/lib/l2sec-macsec/parents.json
 notes:
   - Keys, the salt and the boot state file never appear in results, diffs or logs.
   - The registry and its limits are described in the collection's docs/kernel.md; a restored disk snapshot
@@ -293,6 +299,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
+from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
 
@@ -345,6 +352,7 @@ ARGUMENT_SPEC = {
     'state_dir': {'type': 'path', 'default': _secy.STATE_DIR},
     'pn_registry': {'type': 'path', 'default': _pn_registry.DEFAULT_PATH},
     'pn_margin': {'type': 'int', 'default': _pn_registry.DEFAULT_MIN_MARGIN},
+    'parents_record': {'type': 'path', 'default': _parents.PARENTS_FILE},
 }
 
 
@@ -397,7 +405,8 @@ def run(module, params, spec):
                     result['changed'] = True
                     result['changes'].append('remove the boot state file')
                 return result
-            result = _secy.converge(spec, ipr, genl, registry, module.check_mode)
+            result = _secy.converge(spec, ipr, genl, registry, module.check_mode,
+                                    parents_file=params['parents_record'] or None)
     if params['persist'] and _secy.write_boot_state(params['state_dir'], spec, module.check_mode):
         result['changed'] = True
         result['changes'].append('write the boot state file of %s' % spec['name'])

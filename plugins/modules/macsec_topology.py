@@ -140,6 +140,14 @@ hosts:
           end: {host: node-a, index: 0, interface: eth1, mac: '52:54:00:0a:00:01', port: 1, sci: '5254000a00010001'}
           peers:
             - {host: node-b, index: 1, interface: eth1, mac: '52:54:00:0b:00:01', port: 1, sci: '5254000b00010001'}
+generations:
+  description:
+    - O(phase=plan) only. The links whose generation the plan raised above the inventory's, to one above the
+      highest generation that one of their ends' hosts retired (preflight's C(retired_generations), written by
+      teardown), with the generation they run. The key lifecycle never lets a link go back to a retired one.
+  returned: when a link's generation was raised
+  type: dict
+  sample: {rack1-ab: 2}
 errors:
   description: On failure, every error, one string each, its path (link, end, field) then what to do.
   returned: failure
