@@ -41,7 +41,8 @@ def load(path=PARENTS_FILE):
     except (OSError, ValueError) as exc:
         raise ParentsError('cannot read the record of the parents\' first state %s: %s' % (path, exc)) from None
     parents = data.get('parents') if isinstance(data, dict) and data.get('version') == VERSION else None
-    if not isinstance(parents, dict):
+    if not isinstance(parents, dict) or not all(isinstance(settings, dict) and set(settings) <= set(SETTINGS)
+                                                for settings in parents.values()):
         raise ParentsError('%s is not a version %d record of the parents\' first state' % (path, VERSION))
     return parents
 

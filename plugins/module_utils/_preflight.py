@@ -299,6 +299,9 @@ def coexistence_refusals(owners, networkmanager_unmanage=False):
     return refusals
 
 
+STRICT_PARENT_UNIT = '/etc/systemd/system/l2sec-strict-parent.service'
+
+
 def host_facts(run_command, find_binary, parents=(), generations_file=_generations.GENERATIONS_FILE):
     """Everything the preflight role reports, in one dictionary with no secrets.
 
@@ -324,4 +327,6 @@ def host_facts(run_command, find_binary, parents=(), generations_file=_generatio
         'network_managers': managers,
         'parent_owners': parent_owners(present, all_interfaces, nm_states, networkd_states),
         'retired_generations': retired,
+        # An earlier run's strict parent filter (role l2sec.macsec.guard): a host that no longer needs it loses it.
+        'strict_parent_filter': os.path.exists(STRICT_PARENT_UNIT),
     }

@@ -29,9 +29,12 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
 
 CONFIG_DIR = '/etc/l2sec-macsec'
 # The unit files the roles and the agent install; instances (l2sec-mka@eth1) are found by systemctl.
+STRICT_PARENT_UNIT = 'l2sec-strict-parent.service'
 UNIT_FILES = (_agent.SERVICE, _agent.PERSIST_SERVICE, _agent.PERSIST_TIMER, 'l2sec-mka@.service',
-              'l2sec-hostapd@.service', 'l2sec-ike-up.service')
-UNIT_PATTERNS = ('l2sec-macsec*', 'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-up.service')
+              'l2sec-hostapd@.service', 'l2sec-ike-up.service', STRICT_PARENT_UNIT)
+UNIT_PATTERNS = ('l2sec-macsec*', 'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-up.service', STRICT_PARENT_UNIT)
+# The strict parents' nftables table (role l2sec.macsec.guard); its unit deletes it when it stops.
+NFT_TABLE = ('netdev', 'l2sec_macsec')
 # Below the swanctl directory: the role's connections, its pre-shared keys, and links to the PKI's key and CRL.
 SWANCTL_FILES = ('conf.d/l2sec-macsec.conf', 'conf.d/l2sec-macsec-secrets.conf', 'private/l2sec-macsec.pem',
                  'x509crl/l2sec-macsec.pem')
@@ -40,7 +43,8 @@ FREERADIUS_FILES = ('mods-enabled/l2sec_eap', 'sites-enabled/l2sec-macsec', 'mod
                     'sites-available/l2sec-macsec', 'l2sec-macsec')
 # What the role takes out of service (freeradius_disable_stock) and teardown puts back: Debian's own links.
 FREERADIUS_STOCK = ('sites-enabled/default', 'sites-enabled/inner-tunnel', 'mods-enabled/eap')
-CONNECTION_LINE = re.compile(r'^\s{4}(l2sec-[A-Za-z0-9_.-]+)\s*\{', re.M)
+# A connection of the role's file: `  l2sec-LINK-N {` at depth 1 inside `connections {` (two blanks of indent).
+CONNECTION_LINE = re.compile(r'^ {2}(l2sec-[A-Za-z0-9_.-]+)[ \t]*\{', re.M)
 
 
 class Paths:
@@ -55,6 +59,7 @@ class Paths:
         self.swanctl_dir = root + '/etc/swanctl'
         self.freeradius_dir = root + '/etc/freeradius/3.0'
         self.parents_file = root + _parents.PARENTS_FILE
+        self.nft = root + '/usr/sbin/nft'
 
 
 def _exists(path):
@@ -69,7 +74,7 @@ def _loaded_units(run):
 
 
 def _swanctl_connections(path):
-    """The connection names in the role's swanctl file (`    l2sec-LINK-N {` inside `connections {`)."""
+    """The connection names in the role's swanctl file (`  l2sec-LINK-N {` inside `connections {`)."""
     try:
         with open(path, encoding='utf-8') as handle:
             return CONNECTION_LINE.findall(handle.read())
@@ -82,11 +87,20 @@ def _enablement_links(unit_dir):
     return sorted(glob.glob(os.path.join(unit_dir, '*.wants', 'l2sec-*')))
 
 
+def _has_nft_table(run, paths):
+    if not os.path.exists(paths.nft):
+        return False
+    return run([paths.nft, 'list', 'table'] + list(NFT_TABLE))[0] == 0
+
+
 def find(run, paths, secys):
     """What of the collection is on the host. `secys` is [(name, parent, tunnel or None)] of the boot states."""
     swanctl_conf = os.path.join(paths.swanctl_dir, SWANCTL_FILES[0])
+    units = _loaded_units(run)
     return {
-        'units': _loaded_units(run),
+        'units': units,
+        # Read after the units would stop: the strict parent unit's stop deletes the table.
+        'nft_table': STRICT_PARENT_UNIT not in units and _has_nft_table(run, paths),
         'unit_files': [name for name in UNIT_FILES if _exists(os.path.join(paths.unit_dir, name))],
         'ike_connections': _swanctl_connections(swanctl_conf),
         'swanctl_files': [name for name in SWANCTL_FILES if _exists(os.path.join(paths.swanctl_dir, name))],
@@ -107,6 +121,8 @@ def plan(found):
     steps = []
     if found['units']:
         steps.append(_step('stop_units', 'stop and disable %s' % ', '.join(found['units']), units=found['units']))
+    if found['nft_table']:
+        steps.append(_step('delete_nft_table', 'delete the strict parents\' nftables table %s %s' % NFT_TABLE))
     if found['ike_connections']:
         steps.append(_step('terminate_ike', 'close the IKE SAs of %s' % ', '.join(found['ike_connections']),
                            connections=found['ike_connections']))
@@ -165,6 +181,9 @@ class Teardown:
     def do_stop_units(self, step):
         # disable --now: stopped and no longer started at boot; the agent's ExecStop records the PNs as it stops.
         self._must(['systemctl', 'disable', '--now'] + step['units'])
+
+    def do_delete_nft_table(self, step):
+        self._must([self.paths.nft, 'delete', 'table'] + list(NFT_TABLE))
 
     def do_terminate_ike(self, step):
         for name in step['connections']:

@@ -157,6 +157,10 @@ preflight:
           when the host has no record.
       type: dict
       sample: {lab-link: 2}
+    strict_parent_filter:
+      description: Whether the unit of the strict parent filter of an earlier run (role l2sec.macsec.guard) is installed.
+      type: bool
+      sample: false
 coexistence_refusals:
   description:
     - One message per parent and manager that the collection will not share the parent with, naming the parent,

@@ -118,10 +118,11 @@ def boot_state_secys(state_dir):
 def retire_map(module):
     retire = {}
     for name, generation in module.params['retire'].items():
-        try:
-            retire[str(name)] = int(generation)
-        except (TypeError, ValueError):
-            module.fail_json(msg='retire.%s: a generation is a whole number, not %r' % (name, generation))
+        if isinstance(generation, str) and generation.isdigit():
+            generation = int(generation)  # templated values may arrive as text
+        if isinstance(generation, bool) or not isinstance(generation, int) or generation < 1:
+            module.fail_json(msg='retire.%s: a generation is a whole number from 1, not %r' % (name, generation))
+        retire[str(name)] = generation
     return retire
 
 
@@ -182,13 +183,14 @@ def main():
         if module._diff:
             result['diff'] = {'before': dict(found, parents=sorted(found['parents']),
                                              secys=[name for name, dummy, dummy2 in found['secys']]),
-                              'after': {'retired_generations': _generations.load(module.params['generations_file'])}}
+                              'after': {'retired_generations': dict(_generations.load(module.params['generations_file']),
+                                                                    **{name: retire[name] for name in retired})}}
         if steps and not module.check_mode:
             teardown = apply_steps(module, run, paths, steps)
             result['changes'] = teardown.done
             for warning in teardown.warnings:
                 module.warn(warning)
-    except STOPS as exc:
+    except STOPS as exc:  # pylint: disable=catching-non-exception  # a tuple of exception classes
         module.fail_json(msg='teardown stopped: %s' % (getattr(exc, 'message', None) or exc))
     module.exit_json(**result)
 
@@ -199,7 +201,7 @@ def apply_steps(module, run, paths, steps):
         teardown = _teardown.Teardown(run, paths, network.remove_secy, network.set_parent, network.macsec_parents)
         try:
             teardown.apply(steps)
-        except STOPS as exc:
+        except STOPS as exc:  # pylint: disable=catching-non-exception  # a tuple of exception classes
             done = '; '.join(teardown.done) or 'nothing'
             raise _teardown.TeardownError('%s. Done before it: %s. Run the teardown again to finish.'
                                           % (getattr(exc, 'message', None) or exc, done)) from None

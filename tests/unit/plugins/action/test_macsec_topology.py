@@ -168,3 +168,80 @@ def test_plan_without_preflight_reports_says_what_to_run():
                  'hostvars': {'node-a': {'preflight_report': {'interfaces': {}}}, 'node-b': {}}}
     with pytest.raises(AnsibleActionFail, match='no preflight_report for node-b: run the l2sec.macsec.preflight role'):
         run({'phase': 'plan'}, task_vars)
+
+
+# --- phase=plan: the generations the hosts retired ---------------------------------------------------------------
+
+def preflight_vars(links, retired, play_hosts=('node-a', 'node-b')):
+    """Task vars of a plan after preflight: each host's report has its NIC and `retired` of that host (if any)."""
+    hostvars = {}
+    for host, mac in (('node-a', '52:54:00:0a:00:01'), ('node-b', '52:54:00:0b:00:01')):
+        report = {'interfaces': {'eth%d' % number: {'mac': mac[:-1] + str(number), 'mtu': 1500}
+                                 for number in (1, 2, 3)}}
+        if host in retired:
+            report['retired_generations'] = retired[host]
+        hostvars[host] = {'preflight_report': report}
+    return {'macsec_links': links, 'ansible_play_hosts': list(play_hosts), 'hostvars': hostvars}
+
+
+def test_plan_raises_a_generation_above_what_the_hosts_retired(providers_available):
+    task_vars = preflight_vars([kernel_link(generation=2)], {'node-a': {'rack1-ab': 2}, 'node-b': {'rack1-ab': 3}})
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert 'failed' not in result
+    assert result['generations'] == {'rack1-ab': 4}
+    assert result['msg'] == 'planned 2 host(s); generation raised above what the hosts retired: rack1-ab 2 -> 4'
+    for host in ('node-a', 'node-b'):
+        assert result['hosts'][host]['links'][0]['options']['generation'] == 4
+    assert task_vars['macsec_links'][0]['generation'] == 2  # the inventory is not changed
+
+
+def test_plan_names_every_raised_link_in_order(providers_available):
+    links = [kernel_link('rack1-zz'), kernel_link('rack1-ab', ends=[{'host': 'node-a', 'interface': 'eth2'},
+                                                                    {'host': 'node-b', 'interface': 'eth2'}]),
+             kernel_link('rack1-kept', generation=9, ends=[{'host': 'node-a', 'interface': 'eth3'},
+                                                           {'host': 'node-b', 'interface': 'eth3'}])]
+    task_vars = preflight_vars(links, {'node-a': {'rack1-zz': 1, 'rack1-ab': 4, 'rack1-kept': 8}})
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert 'failed' not in result, result.get('msg')
+    assert result['generations'] == {'rack1-zz': 2, 'rack1-ab': 5}
+    assert result['msg'].endswith('; generation raised above what the hosts retired: rack1-ab 1 -> 5, '
+                                  'rack1-zz 1 -> 2')
+    generations = {entry['name']: entry['options']['generation'] for entry in result['hosts']['node-b']['links']}
+    assert generations == {'rack1-zz': 2, 'rack1-ab': 5, 'rack1-kept': 9}
+
+
+def test_plan_without_retired_generations_says_nothing_of_them(providers_available):
+    task_vars = preflight_vars([kernel_link(generation=3)], {'node-a': {}, 'node-b': {'rack1-xx': 7}})
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert 'generations' not in result and result['msg'] == 'planned 2 host(s)'
+    assert result['hosts']['node-a']['links'][0]['options']['generation'] == 3
+
+
+def test_plan_reads_the_retired_generations_of_the_play_hosts_only(providers_available):
+    task_vars = preflight_vars([kernel_link()], {'node-a': {'rack1-ab': 1}, 'node-b': {'rack1-ab': 6}},
+                               play_hosts=['node-a'])
+    task_vars['macsec_links'][0]['ends'][1]['mac'] = '52:54:00:0b:00:01'
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert result['generations'] == {'rack1-ab': 2}
+    assert result['hosts']['node-a']['links'][0]['options']['generation'] == 2
+
+
+def test_plan_ignores_a_retired_record_that_is_not_a_mapping(providers_available):
+    task_vars = preflight_vars([kernel_link()], {'node-a': ['rack1-ab'], 'node-b': None})
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert 'failed' not in result and 'generations' not in result
+
+
+def test_plan_with_host_macs_still_reads_the_retired_generations(providers_available):
+    task_vars = preflight_vars([kernel_link()], {'node-b': {'rack1-ab': 2}})
+    result, dummy = run({'phase': 'plan', 'host_macs': MACS}, task_vars)
+    assert result['generations'] == {'rack1-ab': 3}
+
+
+def test_a_failed_plan_reports_no_generations(providers_available):
+    task_vars = preflight_vars([kernel_link(ends=[{'host': 'node-a', 'interface': 'eth9'},
+                                                  {'host': 'node-b', 'interface': 'eth1'}])],
+                               {'node-a': {'rack1-ab': 2}})
+    result, dummy = run({'phase': 'plan'}, task_vars)
+    assert result['failed'] is True and 'generations' not in result
+    assert 'generation raised' not in result['msg']

@@ -883,3 +883,112 @@ def test_mka_records_no_pn(registry_path):
     current = kernel_state(spec, tx_sas={0: {'an': 0, 'active': True, 'pn': 5, 'keyid': 'cd' * 16, 'stats': {}}})
     with opened(registry_path) as registry:
         assert _secy.record_tx_pns(registry, current, spec) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The record of the parent's first state (_parents): written before the collection first changes the parent
+
+@pytest.fixture
+def parent_host(kernel, monkeypatch):
+    """eth1 down, MTU 1500, IPv6 on; the parents' IPv6 sysctl kept in a dict instead of /proc."""
+    ipv6 = {'eth1': True}
+
+    def write_sysctl(path, value):
+        assert path.endswith('/disable_ipv6')
+        ipv6[path.split('/')[-2]] = value == '0'
+
+    monkeypatch.setattr(_secy, '_proc_parent_ipv6', ipv6.get)
+    monkeypatch.setattr(_secy, '_write_sysctl', write_sysctl)
+    kernel.links[kernel.index_of('eth1')]['up'] = False
+    return ipv6
+
+
+@pytest.fixture
+def parents_file(tmp_path):
+    return str(tmp_path / 'lib' / 'parents.json')
+
+
+def parents_record(path):
+    with open(path, encoding='utf-8') as handle:
+        data = json.load(handle)
+    assert data['version'] == 1
+    return data['parents']
+
+
+def test_converge_records_the_parents_settings_before_changing_them(kernel, parent_host, parents_file):
+    result = _secy.converge(spec_of(mtu=1500, parent_ipv6=False), kernel.ipr, kernel.genl,
+                            parents_file=parents_file)
+    assert 'raise the MTU of the parent eth1 1500 -> 1532 (room for the 32 bytes of MACsec overhead)' \
+        in result['changes']
+    eth1 = kernel.links[kernel.index_of('eth1')]
+    assert (eth1['mtu'], eth1['up'], parent_host['eth1']) == (1532, True, False)
+    # What it was, not what it is now.
+    assert parents_record(parents_file) == {'eth1': {'mtu': 1500, 'ipv6': True, 'up': False}}
+
+
+def test_a_later_converge_keeps_the_first_record(kernel, parent_host, parents_file):
+    _secy.converge(spec_of(mtu=1500, parent_ipv6=False), kernel.ipr, kernel.genl, parents_file=parents_file)
+    kernel.links[kernel.index_of('eth1')]['up'] = False  # someone took it down since
+    result = _secy.converge(spec_of(mtu=1600, parent_ipv6=True), kernel.ipr, kernel.genl,
+                            parents_file=parents_file)
+    assert [change for change in result['changes'] if 'parent' in change] == [
+        'raise the MTU of the parent eth1 1532 -> 1632 (room for the 32 bytes of MACsec overhead)',
+        'enable IPv6 on the parent eth1', 'bring the parent eth1 up']
+    eth1 = kernel.links[kernel.index_of('eth1')]
+    assert (eth1['mtu'], eth1['up'], parent_host['eth1']) == (1632, True, True)
+    assert parents_record(parents_file) == {'eth1': {'mtu': 1500, 'ipv6': True, 'up': False}}
+
+
+def test_only_the_settings_that_change_are_recorded(kernel, parent_host, parents_file):
+    kernel.links[kernel.index_of('eth1')]['up'] = True
+    _secy.converge(spec_of(mtu=1500), kernel.ipr, kernel.genl, parents_file=parents_file)
+    assert parents_record(parents_file) == {'eth1': {'mtu': 1500}}
+
+
+def test_a_parent_that_needs_no_change_gets_no_record(kernel, parent_host, parents_file):
+    kernel.links[kernel.index_of('eth1')]['up'] = True
+    result = _secy.converge(spec_of(), kernel.ipr, kernel.genl, parents_file=parents_file)
+    assert result['changed'] is True
+    assert not os.path.exists(parents_file)
+
+
+def test_the_record_is_written_before_the_parent_is_changed(kernel, parent_host, parents_file):
+    # The parent's MTU change is the first `link set`: refused, yet its first value was recorded before it.
+    kernel.failures['link set'] = nl.NetlinkError(errno.EPERM, 'Operation not permitted')
+    with pytest.raises(_secy.SecyError, match='raise the MTU of the parent eth1 1500 -> 1532'):
+        _secy.converge(spec_of(mtu=1500, parent_ipv6=False), kernel.ipr, kernel.genl, parents_file=parents_file)
+    assert parents_record(parents_file) == {'eth1': {'mtu': 1500}}
+
+
+def test_check_mode_writes_no_parent_record(kernel, parent_host, parents_file):
+    result = _secy.converge(spec_of(mtu=1500, parent_ipv6=False), kernel.ipr, kernel.genl, check_mode=True,
+                            parents_file=parents_file)
+    assert 'bring the parent eth1 up' in result['changes']
+    assert kernel.modifying_calls() == []
+    assert not os.path.exists(parents_file) and not os.path.exists(os.path.dirname(parents_file))
+
+
+def test_without_a_parents_file_nothing_is_recorded(kernel, parent_host, monkeypatch):
+    def remember(*args, **kwargs):
+        raise AssertionError('remember(%r, %r) without a parents file' % (args, kwargs))
+
+    monkeypatch.setattr(_secy._parents, 'remember', remember)  # pylint: disable=protected-access
+    _secy.converge(spec_of(mtu=1500, parent_ipv6=False), kernel.ipr, kernel.genl)
+    assert kernel.links[kernel.index_of('eth1')]['mtu'] == 1532
+
+
+def test_a_secy_on_a_tunnel_records_nothing(monkeypatch, parents_file):
+    # pylint: disable=import-outside-toplevel  # test_secy_tunnel imports this module
+    from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.test_secy_tunnel import (
+        TunnelKernel, tunnel_spec_of)
+
+    monkeypatch.setattr(_secy, '_proc_parent_ipv6', lambda parent: None)
+    kernel = TunnelKernel()
+    kernel.add_nic('eth0', MAC)
+    # A new tunnel (made down, brought up), then the same tunnel found down again: both bring it up.
+    result = _secy.converge(tunnel_spec_of(), kernel.ipr, kernel.genl, parents_file=parents_file)
+    assert 'bring the parent gt1 up' in result['changes']
+    kernel.links[kernel.index_of('gt1')]['up'] = False
+    result = _secy.converge(tunnel_spec_of(), kernel.ipr, kernel.genl, parents_file=parents_file)
+    assert result['changes'] == ['bring the parent gt1 up']
+    assert not os.path.exists(parents_file)

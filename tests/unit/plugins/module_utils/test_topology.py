@@ -544,3 +544,78 @@ def test_check_providers_available_reports_each_link_of_a_missing_provider(monke
 
 def test_collection_version_matches_galaxy_yml():
     assert load(COLLECTION / 'galaxy.yml')['version'] == topology.COLLECTION_VERSION
+
+
+# --- with_retired_generations: the effective generation ---------------------------------------------------------
+
+def test_a_link_goes_one_above_the_highest_generation_its_ends_retired():
+    links = [kernel_link(generation=2)]
+    result, moved = topology.with_retired_generations(links, {'node-a': {'rack1-ab': 2}, 'node-b': {'rack1-ab': 4}})
+    assert moved == {'rack1-ab': (2, 5)}
+    assert result == [kernel_link(generation=5)]
+    assert links == [kernel_link(generation=2)]  # the input is not changed
+
+
+def test_a_link_without_generation_counts_as_generation_1():
+    result, moved = topology.with_retired_generations([kernel_link()], {'node-b': {'rack1-ab': 1}})
+    assert moved == {'rack1-ab': (1, 2)} and result[0]['generation'] == 2
+
+
+def test_a_generation_above_what_was_retired_is_kept_and_never_lowered():
+    links = [kernel_link(generation=7), kernel_link('rack1-bc', generation=3)]
+    result, moved = topology.with_retired_generations(links, {'node-a': {'rack1-ab': 6, 'rack1-bc': 1}})
+    assert moved == {} and result == links
+
+
+def test_a_retired_generation_equal_to_the_inventorys_moves_the_link():
+    result, moved = topology.with_retired_generations([kernel_link(generation=3)], {'node-a': {'rack1-ab': 3}})
+    assert moved == {'rack1-ab': (3, 4)} and result[0]['generation'] == 4
+
+
+def test_only_the_ends_hosts_and_the_links_own_name_count():
+    links = [kernel_link(generation=1), kernel_link('rack1-bc', generation=1, ends=[
+        {'host': 'node-b', 'interface': 'eth2'}, {'host': 'node-c', 'interface': 'eth2'}])]
+    retired = {'node-c': {'rack1-ab': 9}, 'node-a': {'rack1-bc': 8, 'rack1-xy': 7}, 'node-b': {'rack1-bc': 2}}
+    result, moved = topology.with_retired_generations(links, retired)
+    assert moved == {'rack1-bc': (1, 3)}
+    assert [link['generation'] for link in result] == [1, 3]
+
+
+def test_retired_values_that_are_not_integers_are_ignored():
+    result, moved = topology.with_retired_generations([kernel_link()], {'node-a': {'rack1-ab': '5'},
+                                                                        'node-b': {'rack1-ab': None}})
+    assert moved == {} and result == [kernel_link()]
+
+
+MALFORMED = [
+    ('generation a string', kernel_link(generation='2')),
+    ('generation a boolean', kernel_link(generation=True)),
+    ('generation a float', kernel_link(generation=2.0)),
+    ('no name', {key: value for key, value in kernel_link().items() if key != 'name'}),
+    ('not a mapping', ['rack1-ab']),
+]
+
+
+@pytest.mark.parametrize('link', [case[1] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
+def test_malformed_links_are_left_for_validation(link):
+    result, moved = topology.with_retired_generations([link], {'node-a': {'rack1-ab': 5}})
+    assert moved == {} and result == [link] and result[0] is link
+
+
+def test_ends_that_are_not_mappings_are_skipped():
+    link = kernel_link(ends=['node-a', {'host': 'node-b', 'interface': 'eth1'}])
+    result, moved = topology.with_retired_generations([link], {'node-a': {'rack1-ab': 5}, 'node-b': {'rack1-ab': 2}})
+    assert moved == {'rack1-ab': (1, 3)}
+    link = kernel_link(ends=None)
+    assert topology.with_retired_generations([link], {'node-a': {'rack1-ab': 5}}) == ([link], {})
+
+
+def test_links_that_are_not_a_list_are_left_alone():
+    links = {'rack1-ab': kernel_link()}
+    assert topology.with_retired_generations(links, {'node-a': {'rack1-ab': 5}}) == (links, {})
+    assert topology.with_retired_generations(None, {}) == (None, {})
+
+
+def test_nothing_retired_moves_nothing():
+    links = [kernel_link(generation=4)]
+    assert topology.with_retired_generations(links, {}) == (links, {})
