@@ -69,13 +69,19 @@ class ActionModule(ActionBase):
         groups = task_vars.get('groups') or {}
         return list(groups.get('all', ()))
 
-    def _preflight_macs(self, task_vars):
-        """host -> {interface: mac} from the preflight report of each host still in the play."""
+    @staticmethod
+    def _preflight_reports(task_vars):
+        """(host, its preflight_report or None) for each host still in the play."""
         hostvars = task_vars.get('hostvars') or {}
-        host_macs, lacking = {}, []
         for host in task_vars.get('ansible_play_hosts') or ():
             report = hostvars[host].get('preflight_report') if host in hostvars else None
-            if not isinstance(report, Mapping):
+            yield host, report if isinstance(report, Mapping) else None
+
+    def _preflight_macs(self, task_vars):
+        """host -> {interface: mac} from the preflight report of each host still in the play."""
+        host_macs, lacking = {}, []
+        for host, report in self._preflight_reports(task_vars):
+            if report is None:
                 lacking.append(host)
                 continue
             interfaces = report.get('interfaces') or {}
@@ -85,16 +91,10 @@ class ActionModule(ActionBase):
                                     'hosts before phase=plan, or pass host_macs' % ', '.join(sorted(lacking)))
         return host_macs
 
-    @staticmethod
-    def _retired_generations(task_vars):
+    def _retired_generations(self, task_vars):
         """host -> {link: highest retired generation}, from the preflight reports (absent: none retired)."""
-        hostvars = task_vars.get('hostvars') or {}
-        retired = {}
-        for host in task_vars.get('ansible_play_hosts') or ():
-            report = hostvars[host].get('preflight_report') if host in hostvars else None
-            if isinstance(report, Mapping) and isinstance(report.get('retired_generations'), Mapping):
-                retired[host] = report['retired_generations']
-        return retired
+        return {host: report['retired_generations'] for host, report in self._preflight_reports(task_vars)
+                if report is not None and isinstance(report.get('retired_generations'), Mapping)}
 
     @staticmethod
     def _validate(links, hosts):

@@ -299,7 +299,7 @@ def _tunnel(value):
 IFF_UP = 0x1
 
 
-def _link_kind(link):
+def link_kind(link):
     info = link.get_attr('IFLA_LINKINFO')
     return info.get_attr('IFLA_INFO_KIND') if info is not None else None
 
@@ -334,7 +334,7 @@ def _gre_data(link):
     data = info.get_attr('IFLA_INFO_DATA') if info is not None else None
     if data is None or isinstance(data, (str, bytes)):
         return {}
-    prefix = 'IFLA_IP6GRE_' if _link_kind(link) == 'ip6gretap' else 'IFLA_GRE_'
+    prefix = 'IFLA_IP6GRE_' if link_kind(link) == 'ip6gretap' else 'IFLA_GRE_'
     return {'local': data.get_attr(prefix + 'LOCAL'), 'remote': data.get_attr(prefix + 'REMOTE')}
 
 
@@ -353,7 +353,7 @@ def read_tunnel(ipr, name):
     link = ipr.get_links(found[0])[0]
     gre = _gre_data(link)
     mac = link.get_attr('IFLA_ADDRESS')
-    return {'index': found[0], 'kind': _link_kind(link), 'local': _normal_ip(gre.get('local')),
+    return {'index': found[0], 'kind': link_kind(link), 'local': _normal_ip(gre.get('local')),
             'remote': _normal_ip(gre.get('remote')), 'address': mac.lower() if mac else mac,
             'mtu': link.get_attr('IFLA_MTU'), 'up': bool(link['flags'] & IFF_UP)}
 
@@ -422,7 +422,7 @@ def read_state(ipr, genl, name, secys=None):
         return None
     index = found[0]
     link = ipr.get_links(index)[0]
-    kind = _link_kind(link)
+    kind = link_kind(link)
     if kind != 'macsec':
         raise SecyError('%s exists and is a %s interface, not macsec: choose another macsec_ifname, or remove it'
                         % (name, kind or 'physical'))
@@ -455,7 +455,7 @@ def read_state(ipr, genl, name, secys=None):
 
 def macsec_link_names(ipr):
     """The names of every macsec interface of the host."""
-    return sorted(link.get_attr('IFLA_IFNAME') for link in ipr.get_links() if _link_kind(link) == 'macsec')
+    return sorted(link.get_attr('IFLA_IFNAME') for link in ipr.get_links() if link_kind(link) == 'macsec')
 
 
 def read_all(ipr, genl, name=None):
@@ -744,6 +744,14 @@ def _write_sysctl(path, value):
         handle.write(value)
 
 
+SYSCTL_ROOT = '/proc/sys/net/ipv6/conf'
+
+
+def set_ipv6(name, enabled, sysctl_root=None):
+    """Enable or disable IPv6 on the interface `name` (its disable_ipv6 sysctl)."""
+    _write_sysctl('%s/%s/disable_ipv6' % (sysctl_root or SYSCTL_ROOT, name), '0' if enabled else '1')
+
+
 class Applier:
     """Runs plan() changes on the host. `registry` is an open _pn_registry.PnRegistry (or None: no record)."""
 
@@ -859,8 +867,7 @@ class Applier:
 
     def do_set_parent_ipv6(self, change):
         self._remember_parent('ipv6')
-        _write_sysctl('%s/%s/disable_ipv6' % (self.sysctl_root, self.parent['name']),
-                      '0' if change['enabled'] else '1')
+        set_ipv6(self.parent['name'], change['enabled'], self.sysctl_root)
 
     def do_set_parent_up(self, change):
         self._remember_parent('up')

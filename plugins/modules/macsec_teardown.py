@@ -147,19 +147,14 @@ class HostNetwork:
         if 'mtu' in settings:
             self.ipr.link('set', index=found[0], mtu=settings['mtu'])
         if 'ipv6' in settings and settings['ipv6'] is not None:
-            with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % name, 'w', encoding='ascii') as handle:
-                handle.write('0' if settings['ipv6'] else '1')
+            _secy.set_ipv6(name, settings['ipv6'])
         if 'up' in settings:
             self.ipr.link('set', index=found[0], state='up' if settings['up'] else 'down')
 
     def macsec_parents(self):
-        names = {link['index']: link.get_attr('IFLA_IFNAME') for link in self.ipr.get_links()}
-        parents = set()
-        for link in self.ipr.get_links():
-            info = link.get_attr('IFLA_LINKINFO')
-            if info is not None and info.get_attr('IFLA_INFO_KIND') == 'macsec':
-                parents.add(names.get(link.get_attr('IFLA_LINK')))
-        return parents
+        links = self.ipr.get_links()  # one dump: the names and the macsec links' parents
+        names = {link['index']: link.get_attr('IFLA_IFNAME') for link in links}
+        return {names.get(link.get_attr('IFLA_LINK')) for link in links if _secy.link_kind(link) == 'macsec'}
 
 
 def main():

@@ -18,8 +18,8 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _generations
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
-from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _teardown
 from ansible_collections.l2sec.macsec.plugins.modules import macsec_teardown
 from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel
@@ -334,14 +334,7 @@ def test_a_recorded_ipv6_is_written_back_to_the_parents_sysctl(
     sysctl = tmp_path / 'proc' / 'eth1' / 'disable_ipv6'
     sysctl.parent.mkdir(parents=True)
     sysctl.write_text('1\n', encoding='ascii')
-    real_open = open
-
-    def redirected(path, *rest, **kwargs):
-        if str(path).startswith('/proc/sys/net/ipv6/conf/'):
-            path = str(tmp_path / 'proc') + str(path)[len('/proc/sys/net/ipv6/conf'):]
-        return real_open(path, *rest, **kwargs)
-
-    monkeypatch.setattr(macsec_teardown, 'open', redirected, raising=False)
+    monkeypatch.setattr(_secy, 'SYSCTL_ROOT', str(tmp_path / 'proc'))
     args = module_args(paths)
     _parents.remember('eth1', 'ipv6', True, args['parents_record'])
     _parents.remember('eth1', 'mtu', 1400, args['parents_record'])
