@@ -180,7 +180,12 @@ class Teardown:
 
     def do_stop_units(self, step):
         # disable --now: stopped and no longer started at boot; the agent's ExecStop records the PNs as it stops.
-        self._must(['systemctl', 'disable', '--now'] + step['units'])
+        # Timers first, on their own: stopped in one transaction with their services, a timer can still start its
+        # service after that service's stop job, and the service outlives the teardown.
+        timers = [unit for unit in step['units'] if unit.endswith('.timer')]
+        for units in (timers, [unit for unit in step['units'] if unit not in timers]):
+            if units:
+                self._must(['systemctl', 'disable', '--now'] + units)
 
     def do_delete_nft_table(self, step):
         self._must([self.paths.nft, 'delete', 'table'] + list(NFT_TABLE))

@@ -543,3 +543,13 @@ def test_a_host_without_nft_is_not_asked_for_the_table(paths):
     host = Host(units=['l2sec-mka@eth1.service'])
     assert _teardown.find(host, paths, [])['nft_table'] is False
     assert not any('nft' in call[0] for call in host.calls)
+
+
+def test_timers_stop_before_their_services(paths):
+    # In one transaction a timer can still start its service after the service's stop job: timers go first.
+    host = Host()
+    runner, dummy = teardown(paths, host)
+    units = ['l2sec-macsec-persist.service', 'l2sec-macsec-persist.timer', 'l2sec-macsec.service']
+    runner.apply([{'op': 'stop_units', 'text': 'stop', 'units': units}])
+    assert host.calls == [['systemctl', 'disable', '--now', 'l2sec-macsec-persist.timer'],
+                          ['systemctl', 'disable', '--now', 'l2sec-macsec-persist.service', 'l2sec-macsec.service']]
