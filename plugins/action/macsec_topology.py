@@ -118,7 +118,8 @@ class ActionModule(ActionBase):
         errors.extend(_topology.check_providers_available(links))
         if errors:
             return _failure(errors, 'nothing was changed')
-        result = {'hosts': parts, 'msg': 'planned %d host(s)' % len(parts)}
+        # The links' names in the inventory's order: batches (filter macsec_link_batches) follow it.
+        result = {'hosts': parts, 'links': [link['name'] for link in links], 'msg': 'planned %d host(s)' % len(parts)}
         if _topology.has_explicit_keys(links):
             result['_ansible_no_log'] = True  # the parts carry the inventory's explicit keys
         return result

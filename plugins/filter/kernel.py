@@ -74,8 +74,144 @@ def macsec_secy_args(entry, material, parent_ipv6=False):
     return {key: value for key, value in args.items() if value is not None}
 
 
+def _kernel_links(plan, host):
+    return [entry for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ()
+            if entry.get('provider') == 'kernel']
+
+
+def _var(hostvars, host, name):
+    try:
+        value = hostvars[host].get(name) if host in hostvars else None
+    except (KeyError, TypeError):
+        value = None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _unreachable(result):
+    return bool(result.get('unreachable')) or any(
+        isinstance(item, Mapping) and item.get('unreachable') for item in result.get('results') or ())
+
+
+def _link_name_of(item):
+    """The link of one loop item: the kernel role's converge loop (loop_var kernel_link_name), or its async_status
+    loop over those results (loop_var kernel_job)."""
+    if item.get('kernel_link_name') is not None:
+        return item['kernel_link_name']
+    job = item.get('kernel_job')
+    return job.get('kernel_link_name') if isinstance(job, Mapping) else None
+
+
+def macsec_link_batches(plan, size=0, provider='kernel'):
+    """The links of `provider` in the plan, in the inventory's order, cut into batches of `size` links (0: one batch
+    of all). A link is one unit whatever its number of ends, so all ends of a link (all members of a segment) are in
+    the same batch."""
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('macsec_link_batches: the batch size must be a number of links (0: all), not %r'
+                                 % (size,)) from None
+    if size < 0:
+        raise AnsibleFilterError('macsec_link_batches: the batch size must be 0 (all links) or more, not %d' % size)
+    names = []
+    for host_part in (plan.get('hosts') or {}).values():
+        for entry in (host_part or {}).get('links') or ():
+            if entry.get('provider') == provider and entry['name'] not in names:
+                names.append(entry['name'])
+    order = {name: index for index, name in enumerate(plan.get('links') or ())}
+    names.sort(key=lambda name: (order.get(name, len(order)), name))
+    if not names:
+        return []
+    size = size or len(names)
+    return [names[start:start + size] for start in range(0, len(names), size)]
+
+
+def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=None):
+    """Which links of the kernel provider wait for a confirmation after macsec_secy (registered as `register`, a
+    loop over the host's link names; or a list of such names, e.g. the change and the async_status that waited for
+    it): those with an end whose change is pending, or that the controller lost.
+    Returns {links: {name: {ifname, ends, pending, unreachable}}, probe: {host: [ifnames]}}: every end of such a
+    link probes, the unchanged ones too (their peers must hear them). `only`: the names of the batch's links."""
+    links = {}
+    registers = [register] if isinstance(register, str) else list(register)
+    for host in hosts:
+        results = [_var(hostvars, host, name) for name in registers]
+        pending = {_link_name_of(item) for result in results for item in result.get('results') or ()
+                   if isinstance(item, Mapping) and item.get('pending')}
+        lost = any(_unreachable(result) for result in results)
+        for entry in _kernel_links(plan, host):
+            if only is not None and entry['name'] not in only:
+                continue  # another batch's link
+            link = links.setdefault(entry['name'], {'ifname': entry['options']['macsec_ifname'], 'ends': [],
+                                                    'pending': [], 'unreachable': []})
+            link['ends'].append(host)
+            if entry['name'] in pending:
+                link['pending'].append(host)
+            if lost:
+                link['unreachable'].append(host)
+    links = {name: link for name, link in links.items() if link['pending'] or link['unreachable']}
+    probe = {}
+    for link in links.values():
+        for host in link['ends']:
+            probe.setdefault(host, []).append(link['ifname'])
+    return {'links': links, 'probe': probe}
+
+
+def _peer_hosts(plan, host, link_name):
+    for entry in _kernel_links(plan, host):
+        if entry['name'] == link_name:
+            return {str(peer.get('sci')).lower(): peer.get('host') for peer in entry.get('peers') or ()}
+    return {}
+
+
+def _end_reasons(plan, link_name, link, host, result, timeout):
+    if not result or result.get('skipped'):
+        return ['%s did not probe' % host]
+    if _unreachable(result):
+        return ['%s could not be reached to probe (its SSH may cross this link)' % host]
+    if result.get('failed'):
+        return ['%s: the probe failed: %s' % (host, result.get('msg'))]
+    secy = (result.get('secys') or {}).get(link['ifname'])
+    if not secy or not secy.get('interface'):
+        return ['%s has no SecY %s' % (host, link['ifname'])]
+    if host in link['pending'] and not secy.get('pending'):
+        # Its timer came first: what the probe heard is the state of before (the timeout was too short).
+        return ['%s rolled its change back before the probe (raise kernel_confirm_timeout)' % host]
+    peers = _peer_hosts(plan, host, link_name)
+    reasons = []
+    for sci, heard in sorted((secy.get('peers') or {}).items()):
+        if heard.get('ok'):
+            continue
+        reasons.append('%s received no protected frame from %s (SCI %s) on AN %s in %s s%s' % (
+            host, peers.get(str(sci).lower(), 'a peer'), sci, heard.get('an'), timeout,
+            '' if heard.get('received') is not None else ': it has no such RX SA'))
+    if not secy.get('peers'):
+        reasons.append('%s has no RX SA to hear its peers on' % host)
+    return reasons
+
+
+def macsec_confirm_verdicts(confirm_plan, plan, hostvars, register='kernel_probe', timeout=30):
+    """The verdict on each link of macsec_confirm_plan() from the probes of its ends (registered as `register`):
+    a link is confirmed only when every end heard every peer. Returns {links: {name: {confirmed, reasons, ends}},
+    commit: {host: [ifnames]}, failed: {host: [link names]}}."""
+    verdicts = {'links': {}, 'commit': {}, 'failed': {}}
+    for name, link in sorted((confirm_plan.get('links') or {}).items()):
+        reasons = []
+        for host in link['ends']:
+            reasons.extend(_end_reasons(plan, name, link, host, _var(hostvars, host, register), timeout))
+        verdicts['links'][name] = {'confirmed': not reasons, 'reasons': reasons, 'ends': link['ends']}
+        for host in link['ends']:
+            if not reasons:
+                if host in link['pending']:
+                    verdicts['commit'].setdefault(host, []).append(link['ifname'])
+            else:
+                verdicts['failed'].setdefault(host, []).append(name)
+    return verdicts
+
+
 class FilterModule:
     """The kernel provider's filters of l2sec.macsec."""
 
     def filters(self):
-        return {'macsec_secy_args': macsec_secy_args}
+        return {'macsec_secy_args': macsec_secy_args, 'macsec_confirm_plan': macsec_confirm_plan,
+                'macsec_link_batches': macsec_link_batches,
+                'macsec_confirm_verdicts': macsec_confirm_verdicts}

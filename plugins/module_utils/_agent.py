@@ -37,7 +37,7 @@ STATE_DIR = '/etc/l2sec-macsec/kernel'  # _secy.STATE_DIR (a unit test keeps the
 INSTALL_DIR = '/usr/lib/l2sec-macsec'
 LAUNCHER = INSTALL_DIR + '/l2sec-macsec-agent'
 # The module_utils the agent needs on the host, in the package layout the imports expect.
-BUNDLE = ('_agent', '_files', '_netlink_macsec', '_parents', '_pn_registry', '_secy')
+BUNDLE = ('_agent', '_confirm', '_files', '_netlink_macsec', '_parents', '_pn_registry', '_secy')
 BUNDLE_PACKAGE = 'ansible_collections/l2sec/macsec/plugins/module_utils'
 UNIT_DIR = '/etc/systemd/system'
 SERVICE = 'l2sec-macsec.service'
@@ -241,19 +241,49 @@ def persist(args):
     return 1 if failed else 0
 
 
+def rollback(args):
+    """Roll SecY `args.name` back from its unconfirmed change (the transient timer of macsec_secy's confirm_timeout
+    runs this). Returns 0 when it was rolled back or nothing was pending."""
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
+    try:
+        with nl.IPRoute() as ipr, nl.MacsecSocket() as genl:
+            with _pn_registry.PnRegistry.open(args.pn_registry, min_margin=args.pn_margin,
+                                              interval=args.interval) as registry:
+                record = _confirm.rollback(args.pending_dir, args.name, ipr, genl, registry, _no_key_id,
+                                           reason=args.reason)
+    except (_confirm.ConfirmError, _secy.SecyError, nl.MacsecError, nl.NetlinkError, ValueError, OSError) as exc:
+        _log('%s: ROLLBACK FAILED: %s' % (args.name, exc))
+        return 1
+    if record is None:
+        _log('%s: no unconfirmed change to roll back' % args.name)
+    else:
+        _log('%s: its change was not confirmed in time: restored %s (%s)' % (
+            args.name, record['restored'], '; '.join(record['changes']) or 'nothing to change'))
+    return 0
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='l2sec-macsec-agent', description=__doc__.splitlines()[0])
-    parser.add_argument('command', choices=('restore', 'persist'))
+    parser.add_argument('command', choices=('restore', 'persist', 'rollback'))
+    parser.add_argument('name', nargs='?', help='the SecY to roll back (rollback only)')
+    parser.add_argument('--pending-dir', default='/run/l2sec-macsec/pending')
     parser.add_argument('--state-dir', default=STATE_DIR)
     parser.add_argument('--pn-registry', default=_pn_registry.DEFAULT_PATH)
     parser.add_argument('--pn-margin', type=int, default=_pn_registry.DEFAULT_MIN_MARGIN)
     parser.add_argument('--interval', type=int, default=DEFAULT_INTERVAL)
     parser.add_argument('--reason', default='manual')
-    return parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # the timer gives the name after the options
+    if (args.command == 'rollback') != (args.name is not None):
+        parser.error('rollback takes the name of a SecY, and only rollback does')
+    return args
 
 
 def main(argv):
     args = parse_args(argv)
     if args.command == 'restore':
         return 1 if restore(args) else 0
+    if args.command == 'rollback':
+        return rollback(args)
     return persist(args)

@@ -19,6 +19,7 @@ use them; the services of those packages run on with nothing of ours loaded).
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
@@ -32,7 +33,10 @@ CONFIG_DIR = '/etc/l2sec-macsec'
 STRICT_PARENT_UNIT = 'l2sec-strict-parent.service'
 UNIT_FILES = (_agent.SERVICE, _agent.PERSIST_SERVICE, _agent.PERSIST_TIMER, 'l2sec-mka@.service',
               'l2sec-hostapd@.service', 'l2sec-ike-up.service', STRICT_PARENT_UNIT)
-UNIT_PATTERNS = ('l2sec-macsec*', 'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-up.service', STRICT_PARENT_UNIT)
+# The transient timers of commit-confirmed changes (_confirm.UNIT_PREFIX) have no unit file: stopped, not disabled.
+ROLLBACK_PATTERN = 'l2sec-rollback-*'
+UNIT_PATTERNS = ('l2sec-macsec*', 'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-up.service', STRICT_PARENT_UNIT,
+                 ROLLBACK_PATTERN)
 # The strict parents' nftables table (role l2sec.macsec.guard); its unit deletes it when it stops.
 NFT_TABLE = ('netdev', 'l2sec_macsec')
 # Below the swanctl directory: the role's connections, its pre-shared keys, and links to the PKI's key and CRL.
@@ -47,6 +51,10 @@ FREERADIUS_STOCK = ('sites-enabled/default', 'sites-enabled/inner-tunnel', 'mods
 CONNECTION_LINE = re.compile(r'^ {2}(l2sec-[A-Za-z0-9_.-]+)[ \t]*\{', re.M)
 
 
+# Pending commit-confirmed changes and rollback records (_confirm.PENDING_DIR is below it).
+RUN_DIR = '/run/l2sec-macsec'
+
+
 class Paths:
     """Where things are; tests point them into a temporary directory."""
 
@@ -56,6 +64,7 @@ class Paths:
         self.unit_dir = root + _agent.UNIT_DIR
         self.agent_dir = root + _agent.INSTALL_DIR
         self.modules_load = root + _agent.MODULES_LOAD
+        self.run_dir = root + RUN_DIR
         self.swanctl_dir = root + '/etc/swanctl'
         self.freeradius_dir = root + '/etc/freeradius/3.0'
         self.parents_file = root + _parents.PARENTS_FILE
@@ -107,7 +116,8 @@ def find(run, paths, secys):
         'freeradius_files': [name for name in FREERADIUS_FILES if _exists(os.path.join(paths.freeradius_dir, name))],
         'secys': list(secys),
         'parents': _parents.load(paths.parents_file),
-        'files': [path for path in (paths.config_dir, paths.agent_dir, paths.modules_load) if _exists(path)]
+        'files': [path for path in (paths.config_dir, paths.agent_dir, paths.modules_load, paths.run_dir)
+                  if _exists(path)]
         + _enablement_links(paths.unit_dir),
     }
 
@@ -182,8 +192,13 @@ class Teardown:
         # disable --now: stopped and no longer started at boot; the agent's ExecStop records the PNs as it stops.
         # Timers first, on their own: stopped in one transaction with their services, a timer can still start its
         # service after that service's stop job, and the service outlives the teardown.
-        timers = [unit for unit in step['units'] if unit.endswith('.timer')]
-        for units in (timers, [unit for unit in step['units'] if unit not in timers]):
+        # A pending change's rollback timer goes before all: the SecY it would restore is about to go.
+        rollbacks = [unit for unit in step['units'] if fnmatch.fnmatch(unit, ROLLBACK_PATTERN)]
+        if rollbacks:
+            self._must(['systemctl', 'stop'] + rollbacks)
+        rest = [unit for unit in step['units'] if unit not in rollbacks]
+        timers = [unit for unit in rest if unit.endswith('.timer')]
+        for units in (timers, [unit for unit in rest if unit not in timers]):
             if units:
                 self._must(['systemctl', 'disable', '--now'] + units)
 

@@ -241,6 +241,21 @@ options:
         M(l2sec.macsec.macsec_teardown) puts them back. Set to an empty string to keep no record.
     type: path
     default: /var/lib/l2sec-macsec/parents.json
+  confirm_timeout:
+    description:
+      - Commit-confirmed change (docs/lockout.md). With a number of seconds above 0, a change of an existing or new
+        SecY is applied with the previous SAs still installed (the new key on its own AN, the encoding SA switched
+        to it), and a transient systemd timer is armed first that rolls the SecY back to its boot state (or
+        removes it, when it had none) after that many seconds, unless M(l2sec.macsec.macsec_confirm) commits it.
+        The boot state file is written at the commit. Nothing is armed when nothing changes.
+      - A key change on an AN in use is refused in this mode (the old SA could not stay), so raise the generation.
+      - V(0) applies the change at once and for good.
+    type: int
+    default: 0
+  pending_dir:
+    description: Where a pending change is kept until it is committed or rolled back (a directory of 0600 files on a tmpfs).
+    type: path
+    default: /run/l2sec-macsec/pending
 notes:
   - Keys, the salt and the boot state file never appear in results, diffs or logs.
   - The registry and its limits are described in the collection's docs/kernel.md; a restored disk snapshot
@@ -291,12 +306,24 @@ secy:
   description: The SecY after the call (before it, in check mode), as M(l2sec.macsec.macsec_info) returns it. No keys.
   returned: state=present
   type: dict
+pending:
+  description: True when the change waits for M(l2sec.macsec.macsec_confirm) and rolls back without it (O(confirm_timeout)).
+  returned: always
+  type: bool
+  sample: true
+rollback_timer:
+  description: The transient systemd timer that rolls the pending change back.
+  returned: when pending
+  type: str
+  sample: l2sec-rollback-macsec0.timer
 """
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
@@ -353,6 +380,8 @@ ARGUMENT_SPEC = {
     'pn_registry': {'type': 'path', 'default': _pn_registry.DEFAULT_PATH},
     'pn_margin': {'type': 'int', 'default': _pn_registry.DEFAULT_MIN_MARGIN},
     'parents_record': {'type': 'path', 'default': _parents.PARENTS_FILE},
+    'confirm_timeout': {'type': 'int', 'default': 0},
+    'pending_dir': {'type': 'path', 'default': _confirm.PENDING_DIR},
 }
 
 
@@ -372,6 +401,9 @@ def main():
                          exception=nl.PYROUTE2_IMPORT_ERROR)
     params = module.params
     spec = None
+    if params['confirm_timeout'] < 0:
+        module.fail_json(msg='confirm_timeout: must be 0 (no confirmation) or a number of seconds, not %d'
+                         % params['confirm_timeout'], field='confirm_timeout')
     if params['state'] == 'present':
         try:
             spec = _secy.normalize_spec(spec_params(params), _keys.key_id)
@@ -379,7 +411,7 @@ def main():
             module.fail_json(msg='%s: %s' % (exc.field, exc.message), field=exc.field)
     try:
         result = run(module, params, spec)
-    except (_secy.SecyError, nl.MacsecError, _pn_registry.RegistryError, ValueError) as exc:
+    except (_secy.SecyError, _confirm.ConfirmError, nl.MacsecError, _pn_registry.RegistryError, ValueError) as exc:
         module.fail_json(msg=str(getattr(exc, 'message', None) or exc))
     except nl.NetlinkError as exc:
         module.fail_json(msg='netlink refused a request for %s: %s' % (params['name'], exc),
@@ -405,11 +437,46 @@ def run(module, params, spec):
                     result['changed'] = True
                     result['changes'].append('remove the boot state file')
                 return result
-            result = _secy.converge(spec, ipr, genl, registry, module.check_mode,
-                                    parents_file=params['parents_record'] or None)
+            if params['confirm_timeout'] and not module.check_mode:
+                result = converge_confirmed(params, spec, ipr, genl, registry, module.run_command)
+                if result['pending']:
+                    return result
+            else:
+                result = _secy.converge(spec, ipr, genl, registry, module.check_mode,
+                                        parents_file=params['parents_record'] or None)
+    result.setdefault('pending', False)
     if params['persist'] and _secy.write_boot_state(params['state_dir'], spec, module.check_mode):
         result['changed'] = True
         result['changes'].append('write the boot state file of %s' % spec['name'])
+    return result
+
+
+def converge_confirmed(params, spec, ipr, genl, registry, run):
+    """The change with the previous SAs kept and the rollback timer armed before it (docs/lockout.md). A SecY
+    that already has the desired state is left alone: nothing is armed, and no confirmation is needed."""
+    name = spec['name']
+    preview = _secy.converge(spec, ipr, genl, registry, check_mode=True)
+    pending = os.path.exists(_confirm.pending_path(params['pending_dir'], name))
+    current = _secy.read_state(ipr, genl, name)
+    applied = _confirm.keep_previous(spec, current)  # refuses before anything changes
+    if pending and preview['changed'] and not _secy.converge(applied, ipr, genl, registry, check_mode=True)['changed']:
+        # In place beside the SAs it keeps: the change of an earlier run, still waiting for its confirmation.
+        preview.update(changed=False, changes=[])
+    if not preview['changed']:
+        # A change of an earlier run that is still waiting for its confirmation stays pending.
+        preview['pending'] = pending
+        return preview
+    timer = _confirm.arm(params['pending_dir'], spec, current, params['confirm_timeout'], run,
+                         state_dir=params['state_dir'] if params['persist'] else None,
+                         pn_registry=params['pn_registry'])
+    try:
+        result = _secy.converge(applied, ipr, genl, registry, parents_file=params['parents_record'] or None)
+    except _secy.SecyError as exc:
+        # Half a change must not wait for the timer: back to the confirmed state now.
+        _confirm.rollback(params['pending_dir'], name, ipr, genl, registry, _keys.key_id, reason='failed change')
+        raise _secy.SecyError('%s The confirmed state was restored.' % exc) from None
+    result.update(pending=True, rollback_timer=timer, after=preview['after'])
+    result['changes'].append('arm %s: roll back in %d s unless confirmed' % (timer, params['confirm_timeout']))
     return result
 
 

@@ -44,7 +44,11 @@ def module_params(args):
 
 
 def test_the_filter_is_registered():
-    assert kernel_filter.FilterModule().filters() == {'macsec_secy_args': kernel_filter.macsec_secy_args}
+    assert kernel_filter.FilterModule().filters() == {
+        'macsec_secy_args': kernel_filter.macsec_secy_args,
+        'macsec_confirm_plan': kernel_filter.macsec_confirm_plan,
+        'macsec_link_batches': kernel_filter.macsec_link_batches,
+        'macsec_confirm_verdicts': kernel_filter.macsec_confirm_verdicts}
 
 
 @pytest.mark.parametrize('generation, an', [(1, 0), (2, 1), (3, 2), (4, 3), (5, 0), (6, 1)])
@@ -163,3 +167,202 @@ def test_the_module_accepts_what_the_filter_gives(options):
     changes = _secy.plan(spec, None, parent)
     assert [change['op'] for change in changes][:2] == ['add_link', 'add_rxsc']
     assert ('set_parent_ipv6', False) in [(change['op'], change.get('enabled')) for change in changes]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_confirm_plan and macsec_confirm_verdicts: which links wait for a confirmation, and the verdict on each
+
+SCIS = {'node-a': '5254000a00010001', 'node-b': '5254000b00010001', 'node-c': '5254000c00010001'}
+
+
+def confirm_plan_of(links, provider='kernel'):
+    """A plan (macsec_topology phase=plan) of `links` {name: [hosts]}: each host's entries, as the filters read them."""
+    hosts = {}
+    for name, ends in links.items():
+        for host in ends:
+            hosts.setdefault(host, {'links': []})['links'].append({
+                'name': name, 'provider': provider, 'options': {'macsec_ifname': 'ms' + name},
+                'end': {'host': host, 'sci': SCIS[host]},
+                'peers': [{'host': peer, 'sci': SCIS[peer]} for peer in ends if peer != host]})
+    return {'hosts': hosts}
+
+
+def applied(**pending):
+    """macsec_secy's registered loop on each host: {host: [link names whose change is pending]}."""
+    return {host: {'kernel_secys': {'results': [{'kernel_link_name': name, 'changed': True, 'pending': True}
+                                                for name in names]}}
+            for host, names in pending.items()}
+
+
+PLAN = confirm_plan_of({'ab': ['node-a', 'node-b'], 'bc': ['node-b', 'node-c']})
+HOSTS = ['node-a', 'node-b', 'node-c']
+
+
+def test_confirm_plan_reads_the_async_status_loop_of_the_kernel_role():
+    # The role waits for each detached change with async_status in a loop over the converge results (kernel_job).
+    hostvars = {'node-a': {'kernel_jobs': {'results': [
+        {'kernel_job': {'kernel_link_name': 'ab', 'ansible_job_id': 'j1'}, 'finished': 1, 'pending': True}]}}}
+    result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS, 'kernel_jobs')
+    assert sorted(result['links']) == ['ab'] and result['links']['ab']['pending'] == ['node-a']
+
+
+def test_confirm_plan_holds_the_links_with_a_pending_end_and_probes_all_their_ends():
+    hostvars = applied(**{'node-a': ['ab'], 'node-b': []})
+    hostvars['node-c'] = {'kernel_secys': {'results': [{'kernel_link_name': 'bc', 'changed': False,
+                                                        'pending': False}]}}
+    result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS)
+    assert result == {'links': {'ab': {'ifname': 'msab', 'ends': ['node-a', 'node-b'], 'pending': ['node-a'],
+                                       'unreachable': []}},
+                      'probe': {'node-a': ['msab'], 'node-b': ['msab']}}
+
+
+@pytest.mark.parametrize('registered', [{'unreachable': True, 'msg': 'timed out'},
+                                        {'results': [{'kernel_link_name': 'bc', 'unreachable': True}]}])
+def test_confirm_plan_holds_the_links_of_an_end_the_controller_lost(registered):
+    hostvars = applied(**{'node-a': [], 'node-b': []})
+    hostvars['node-c'] = {'kernel_secys': registered}
+    result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS)
+    assert result['links'] == {'bc': {'ifname': 'msbc', 'ends': ['node-b', 'node-c'], 'pending': [],
+                                      'unreachable': ['node-c']}}
+    assert result['probe'] == {'node-b': ['msbc'], 'node-c': ['msbc']}
+
+
+def test_confirm_plan_leaves_out_other_providers_and_hosts_without_the_result():
+    plan = confirm_plan_of({'ab': ['node-a', 'node-b']}, provider='mka')
+    result = kernel_filter.macsec_confirm_plan(plan, applied(**{'node-a': ['ab']}), HOSTS)
+    assert result == {'links': {}, 'probe': {}}
+    assert kernel_filter.macsec_confirm_plan(PLAN, {}, HOSTS) == {'links': {}, 'probe': {}}
+
+
+def heard(ifname, host, *peers, received=4):
+    """A probe result (macsec_confirm state=probe) of `host` for its SecY `ifname` that heard `peers` (the others
+    of the plan's entry are listed unheard)."""
+    entry = [link for link in confirm_plan_of(LINKS)['hosts'][host]['links'] if 'ms' + link['name'] == ifname][0]
+    secy_peers = {peer['sci']: {'an': 1, 'received': received if peer['host'] in peers else 0,
+                                'ok': peer['host'] in peers} for peer in entry['peers']}
+    return {'changed': False, 'secys': {ifname: {'pending': True, 'interface': True, 'peers': secy_peers,
+                                                 'ok': all(peer['ok'] for peer in secy_peers.values())}}}
+
+
+LINKS = {'abc': ['node-a', 'node-b', 'node-c'], 'bc': ['node-b', 'node-c']}
+
+
+def verdicts(probes, pending=('node-a', 'node-b', 'node-c')):
+    plan = confirm_plan_of(LINKS)
+    confirm = kernel_filter.macsec_confirm_plan(plan, applied(**{host: ['abc'] for host in pending}), HOSTS)
+    hostvars = {host: {'kernel_probe': probe} for host, probe in probes.items()}
+    return kernel_filter.macsec_confirm_verdicts(confirm, plan, hostvars)
+
+
+def all_heard():
+    return {'node-a': heard('msabc', 'node-a', 'node-b', 'node-c'),
+            'node-b': heard('msabc', 'node-b', 'node-a', 'node-c'),
+            'node-c': heard('msabc', 'node-c', 'node-a', 'node-b')}
+
+
+def test_a_link_whose_every_end_heard_every_peer_is_confirmed_and_committed_on_each_pending_end():
+    result = verdicts(all_heard())
+    assert result == {'links': {'abc': {'confirmed': True, 'reasons': [], 'ends': ['node-a', 'node-b', 'node-c']}},
+                      'commit': {'node-a': ['msabc'], 'node-b': ['msabc'], 'node-c': ['msabc']}, 'failed': {}}
+    assert 'bc' not in result['links']  # unchanged: not probed, not judged
+
+
+def test_commit_lists_only_the_pending_ends_of_a_confirmed_link():
+    result = verdicts(all_heard(), pending=('node-a',))
+    assert result['links']['abc']['confirmed'] is True
+    assert result['commit'] == {'node-a': ['msabc']} and result['failed'] == {}
+
+
+def test_one_peer_unheard_fails_the_link_on_all_its_ends():
+    probes = all_heard()
+    probes['node-c'] = heard('msabc', 'node-c', 'node-a')
+    result = verdicts(probes, pending=('node-a',))
+    assert result['links']['abc'] == {'confirmed': False, 'ends': ['node-a', 'node-b', 'node-c'], 'reasons': [
+        'node-c received no protected frame from node-b (SCI %s) on AN 1 in 30 s' % SCIS['node-b']]}
+    assert result['commit'] == {}
+    assert result['failed'] == {'node-a': ['abc'], 'node-b': ['abc'], 'node-c': ['abc']}
+
+
+@pytest.mark.parametrize('probe, reason', [
+    ({'unreachable': True, 'msg': 'ssh: timed out'},
+     'node-b could not be reached to probe (its SSH may cross this link)'),
+    ({'failed': True, 'msg': 'netlink refused a request: EPERM'},
+     'node-b: the probe failed: netlink refused a request: EPERM'),
+    ({'skipped': True, 'changed': False}, 'node-b did not probe'),
+    (None, 'node-b did not probe'),
+    ({'secys': {}}, 'node-b has no SecY msabc'),
+    ({'secys': {'msabc': {'interface': False, 'peers': {}, 'ok': False}}}, 'node-b has no SecY msabc'),
+    ({'secys': {'msabc': {'interface': True, 'pending': True, 'peers': {}, 'ok': False}}},
+     'node-b has no RX SA to hear its peers on'),
+    ({'secys': {'msabc': {'interface': True, 'pending': False, 'ok': True, 'peers': {
+        SCIS['node-a']: {'an': 1, 'received': 3, 'ok': True},
+        SCIS['node-c']: {'an': 1, 'received': 3, 'ok': True}}}}},
+     'node-b rolled its change back before the probe (raise kernel_confirm_timeout)'),
+    ({'secys': {'msabc': {'interface': True, 'pending': True, 'ok': False, 'peers': {
+        SCIS['node-a']: {'an': 1, 'received': 3, 'ok': True},
+        SCIS['node-c']: {'an': 1, 'received': None, 'ok': False}}}}},
+     'node-b received no protected frame from node-c (SCI %s) on AN 1 in 30 s: it has no such RX SA'
+     % SCIS['node-c']),
+])
+def test_each_reason_an_end_fails_names_the_host(probe, reason):
+    probes = all_heard()
+    if probe is None:
+        del probes['node-b']
+    else:
+        probes['node-b'] = probe
+    result = verdicts(probes)
+    assert result['links']['abc']['confirmed'] is False
+    assert result['links']['abc']['reasons'] == [reason]
+    assert result['commit'] == {} and sorted(result['failed']) == ['node-a', 'node-b', 'node-c']
+
+
+def test_verdicts_take_the_timeout_and_the_register_given():
+    probes = all_heard()
+    probes['node-a'] = heard('msabc', 'node-a', 'node-b')
+    plan = confirm_plan_of(LINKS)
+    confirm = kernel_filter.macsec_confirm_plan(plan, {host: {'secy_run': {'results': [
+        {'kernel_link_name': 'abc', 'pending': True}]}} for host in HOSTS}, HOSTS, register='secy_run')
+    result = kernel_filter.macsec_confirm_verdicts(confirm, plan, {host: {'probe_run': probe}
+                                                                   for host, probe in probes.items()},
+                                                   register='probe_run', timeout=12)
+    assert result['links']['abc']['reasons'] == [
+        'node-a received no protected frame from node-c (SCI %s) on AN 1 in 12 s' % SCIS['node-c']]
+
+
+def test_batches_follow_the_inventory_order_and_keep_a_segment_whole():
+    plan = confirm_plan_of({'seg': ['node-a', 'node-b', 'node-c'], 'ab': ['node-a', 'node-b'],
+                            'bc': ['node-b', 'node-c']})
+    plan['links'] = ['bc', 'seg', 'ab']
+    assert kernel_filter.macsec_link_batches(plan, 2) == [['bc', 'seg'], ['ab']]
+    assert kernel_filter.macsec_link_batches(plan, 1) == [['bc'], ['seg'], ['ab']]
+    assert kernel_filter.macsec_link_batches(plan) == [['bc', 'seg', 'ab']]  # 0: one batch of all
+
+
+def test_batches_leave_out_other_providers_and_refuse_a_bad_size():
+    plan = confirm_plan_of({'ab': ['node-a', 'node-b']}, provider='wpa_supplicant')
+    assert kernel_filter.macsec_link_batches(plan, 1) == []
+    with pytest.raises(AnsibleFilterError, match='batch size must be 0'):
+        kernel_filter.macsec_link_batches(PLAN, -1)
+    with pytest.raises(AnsibleFilterError, match='must be a number of links'):
+        kernel_filter.macsec_link_batches(PLAN, 'ten')
+
+
+def test_confirm_plan_of_a_batch_leaves_the_other_batches_links_alone():
+    # A host the controller lost has all its links flagged; only the batch's are probed and judged.
+    hostvars = {'node-b': {'kernel_jobs': {'unreachable': True, 'results': []}}}
+    result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS, 'kernel_jobs', ['bc'])
+    assert sorted(result['links']) == ['bc']
+    assert result['links']['bc']['unreachable'] == ['node-b']
+    assert result['probe'] == {'node-b': ['msbc'], 'node-c': ['msbc']}
+
+
+def test_confirm_plan_reads_the_change_and_the_wait_for_its_detached_part_together():
+    # Attached changes report pending in the converge loop; detached ones only in the async_status loop after it.
+    hostvars = {'node-a': {'kernel_secys': {'results': [{'kernel_link_name': 'ab', 'pending': True}]}},
+                'node-b': {'kernel_secys': {'results': [{'kernel_link_name': 'bc', 'ansible_job_id': 'j2'}]},
+                           'kernel_jobs': {'results': [{'kernel_job': {'kernel_link_name': 'bc'}, 'pending': True}]}},
+                'node-c': {'kernel_secys': {'results': []}, 'kernel_jobs': {'unreachable': True, 'results': []}}}
+    result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS, ['kernel_secys', 'kernel_jobs'])
+    assert result['links']['ab']['pending'] == ['node-a']
+    assert result['links']['bc']['pending'] == ['node-b']
+    assert result['links']['bc']['unreachable'] == ['node-c']

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
@@ -73,16 +74,42 @@ def test_the_bundle_holds_every_module_util_its_files_import():
 
 def test_parse_args_defaults():
     args = _agent.parse_args(['restore'])
-    assert vars(args) == {'command': 'restore', 'state_dir': '/etc/l2sec-macsec/kernel',
+    assert vars(args) == {'command': 'restore', 'name': None, 'state_dir': '/etc/l2sec-macsec/kernel',
+                          'pending_dir': '/run/l2sec-macsec/pending',
                           'pn_registry': '/var/lib/l2sec-macsec/pn-registry.json', 'pn_margin': 1 << 20,
                           'interval': 30, 'reason': 'manual'}
     assert args.state_dir == _secy.STATE_DIR and args.pn_registry == _pn_registry.DEFAULT_PATH
+    assert args.pending_dir == _confirm.PENDING_DIR
 
 
 def test_parse_args_takes_what_the_units_give():
     argv = _agent.unit_texts(45, 999)[_agent.PERSIST_SERVICE].split('ExecStart=')[1].split()[2:]
     args = _agent.parse_args(argv)
     assert (args.command, args.reason, args.interval, args.pn_margin) == ('persist', 'timer', 45, 999)
+
+
+@pytest.mark.parametrize('argv', [
+    ['rollback', 'macsec0', '--reason', 'timer', '--pending-dir', '/run/x'],
+    ['rollback', '--reason', 'timer', '--pending-dir', '/run/x', 'macsec0'],  # as the rollback timer gives it
+    ['--pending-dir', '/run/x', '--reason', 'timer', 'rollback', 'macsec0'],
+])
+def test_parse_args_takes_rollback_and_the_name_of_its_secy(argv):
+    args = _agent.parse_args(argv)
+    assert (args.command, args.name, args.reason, args.pending_dir) == ('rollback', 'macsec0', 'timer', '/run/x')
+
+
+@pytest.mark.parametrize('argv', [['rollback'], ['rollback', '--reason', 'x'], ['restore', 'macsec0'],
+                                  ['persist', 'macsec0']])
+def test_parse_args_refuses_rollback_without_a_name_and_a_name_without_rollback(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        _agent.parse_args(argv)
+    assert exit_info.value.code == 2
+    assert 'rollback takes the name of a SecY, and only rollback does' in capsys.readouterr().err
+
+
+def test_the_rollback_timer_runs_the_launcher():
+    assert _confirm.AGENT == _agent.LAUNCHER
+    assert '_confirm' in _agent.BUNDLE
 
 
 def test_parse_args_refuses_an_unknown_command(capsys):
@@ -264,3 +291,36 @@ def test_persist_moves_the_marks_ahead_of_the_kernel(host):
 def test_persist_without_macsec_links_touches_nothing(host):
     assert _agent.main(agent_args(host, 'persist')) == 0
     assert host.calls == [] and not os.path.exists(host.registry)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# rollback (what the timer of a commit-confirmed change runs)
+
+def rollback_args(kernel, pending_dir):
+    return ['--pn-registry', kernel.registry, '--pn-margin', '1000', 'rollback', '--reason', 'timer',
+            '--pending-dir', pending_dir, 'macsec0']
+
+
+def test_rollback_with_nothing_pending_says_so(host, capsys, tmp_path):
+    assert _agent.main(rollback_args(host, str(tmp_path / 'pending'))) == 0
+    assert capsys.readouterr().out == 'macsec0: no unconfirmed change to roll back\n'
+    assert host.modifying_calls() == []
+
+
+def test_rollback_takes_the_secy_back_and_says_what_it_restored(host, capsys, tmp_path):
+    systemd = []  # the argv of each command arm() runs; each answers rc 0
+    pending_dir = str(tmp_path / 'pending')
+    _secy.converge(spec(), host.ipr, host.genl)
+    new = _secy.normalize_spec({
+        'name': 'macsec0', 'parent': 'eth1', 'tx_sas': [{'an': 1, 'key': '2a' * 16, 'key_id': 'a2' * 16}],
+        'rx_scs': [{'sci': PEER_SCI, 'sas': [{'an': 1, 'key': '2b' * 16, 'key_id': 'b2' * 16}]}]}, None)
+    current = _secy.read_state(host.ipr, host.genl, 'macsec0')
+    _confirm.arm(pending_dir, new, current, 60, lambda argv: systemd.append(argv) or (0, '', ''))
+    assert [argv[0] for argv in systemd] == ['systemctl', 'systemctl', 'systemd-run']
+    _secy.converge(_confirm.keep_previous(new, current), host.ipr, host.genl)
+    assert _agent.main(rollback_args(host, pending_dir)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('macsec0: its change was not confirmed in time: restored the previous SAs and options (')
+    assert [sa['an'] for sa in host.secy_of('macsec0')['tx_sas']] == [0]
+    assert _confirm.read_rolled_back(pending_dir, 'macsec0')['reason'] == 'timer'
+    assert '2a' * 16 not in out and KEY_A not in out

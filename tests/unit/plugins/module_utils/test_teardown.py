@@ -13,6 +13,7 @@ import os
 import jinja2
 import pytest
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
 from ansible_collections.l2sec.macsec.plugins.module_utils import _teardown
 
@@ -174,7 +175,8 @@ def test_find_asks_systemctl_for_the_collections_units_only(paths):
     host = Host()
     _teardown.find(host, paths, [])
     assert host.calls == [['systemctl', 'list-units', '--all', '--plain', '--no-legend', 'l2sec-macsec*',
-                           'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-up.service', 'l2sec-strict-parent.service']]
+                           'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-up.service', 'l2sec-strict-parent.service',
+                           'l2sec-rollback-*']]
 
 
 def test_units_are_none_when_systemctl_fails(paths):
@@ -553,3 +555,37 @@ def test_timers_stop_before_their_services(paths):
     runner.apply([{'op': 'stop_units', 'text': 'stop', 'units': units}])
     assert host.calls == [['systemctl', 'disable', '--now', 'l2sec-macsec-persist.timer'],
                           ['systemctl', 'disable', '--now', 'l2sec-macsec-persist.service', 'l2sec-macsec.service']]
+
+
+def test_rollback_timers_are_stopped_before_anything_is_disabled(paths):
+    # A pending change's timer would restore a SecY the teardown is about to remove; it has no unit file to disable.
+    host = Host()
+    runner, dummy = teardown(paths, host)
+    units = ['l2sec-macsec-persist.timer', 'l2sec-macsec.service', 'l2sec-rollback-macsec0.service',
+             'l2sec-rollback-macsec0.timer']
+    runner.apply([{'op': 'stop_units', 'text': 'stop', 'units': units}])
+    assert host.calls == [['systemctl', 'stop', 'l2sec-rollback-macsec0.service', 'l2sec-rollback-macsec0.timer'],
+                          ['systemctl', 'disable', '--now', 'l2sec-macsec-persist.timer'],
+                          ['systemctl', 'disable', '--now', 'l2sec-macsec.service']]
+
+
+def test_rollback_timers_alone_are_only_stopped(paths):
+    host = Host()
+    runner, dummy = teardown(paths, host)
+    runner.apply([{'op': 'stop_units', 'text': 'stop', 'units': ['l2sec-rollback-ms\\x2b1.timer']}])
+    assert host.calls == [['systemctl', 'stop', 'l2sec-rollback-ms\\x2b1.timer']]
+
+
+def test_the_rollback_timers_of_confirm_are_the_ones_teardown_stops():
+    assert _confirm.unit_name('macsec0').startswith(_teardown.ROLLBACK_PATTERN.rstrip('*'))
+    assert _confirm.PENDING_DIR.startswith(_teardown.RUN_DIR + '/')
+
+
+def test_pending_changes_under_run_are_found_and_removed(paths):
+    put(os.path.join(paths.run_dir, 'pending', 'macsec0.json'))
+    put(os.path.join(paths.run_dir, 'pending', 'macsec0.lock'), '')
+    found = _teardown.find(Host(), paths, [])
+    assert found['files'] == [paths.run_dir] and paths.run_dir.endswith('/run/l2sec-macsec')
+    runner, dummy = teardown(paths, Host())
+    runner.apply(_teardown.plan(found))
+    assert not os.path.lexists(paths.run_dir)

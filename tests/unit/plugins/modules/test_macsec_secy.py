@@ -9,8 +9,10 @@ import json
 import os
 
 import pytest
+from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
@@ -115,3 +117,109 @@ def test_a_kernel_refusal_fails_the_task(capsys, kernel, paths):
 def test_spec_params_renames_to_the_kernels_words():
     assert macsec_secy.spec_params({'send_sci': False, 'replay_window': 5, 'name': 'x'}) == {
         'include_sci': False, 'window': 5, 'name': 'x'}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# confirm_timeout: a change waits for macsec_confirm with the previous SAs installed and its rollback armed
+
+KEY_A2 = '2a' * 16
+KEY_B2 = '2b' * 16
+
+
+class Systemd:
+    """Stands in for AnsibleModule.run_command, the `run` that _confirm is given: records systemctl and systemd-run,
+    answers (rc, stdout, stderr)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, argv):
+        assert isinstance(argv, list)
+        self.calls.append(list(argv))
+        return 0, '', ''
+
+    def runs(self):
+        return [call for call in self.calls if call[0] == 'systemd-run']
+
+
+@pytest.fixture
+def systemd(monkeypatch):
+    fake = Systemd()
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda module, argv, **kwargs: fake(argv))
+    return fake
+
+
+def generation_2(paths, **overrides):
+    return secy_args(paths, tx_sas=[{'an': 1, 'key': KEY_A2}], encoding_sa=1,
+                     rx_scs=[{'mac': '52:54:00:12:34:57', 'sas': [{'an': 1, 'key': KEY_B2}]}], **overrides)
+
+
+def installed(kernel):
+    secy = kernel.secy_of('macsec0')
+    return [sa['an'] for sa in secy['tx_sas']], [sa['an'] for sa in secy['rx_scs'][0]['sas']], \
+        secy['secy']['encoding_sa']
+
+
+def boot_state_keys(paths):
+    (dummy, spec), = _secy.read_boot_states(paths['state_dir'], _keys.key_id)
+    return [sa['key'] for sa in spec['tx_sas'].values()]
+
+
+def test_confirm_timeout_without_a_change_arms_nothing(capsys, kernel, paths, systemd, tmp_path):
+    run_module(capsys, secy_args(paths))
+    kernel.calls.clear()
+    code, result = run_module(capsys, secy_args(paths, confirm_timeout=60, pending_dir=str(tmp_path / 'pending')))
+    assert code == 0 and result['changed'] is False and result['pending'] is False
+    assert 'rollback_timer' not in result
+    assert systemd.calls == [] and kernel.modifying_calls() == []
+
+
+def test_confirm_timeout_with_a_new_generation_keeps_the_old_one_and_leaves_the_boot_state(capsys, kernel, paths,
+                                                                                           systemd, tmp_path):
+    pending_dir = str(tmp_path / 'pending')
+    run_module(capsys, secy_args(paths))
+    code, result = run_module(capsys, generation_2(paths, confirm_timeout=60, pending_dir=pending_dir))
+    assert code == 0 and result['changed'] is True
+    assert result['pending'] is True and result['rollback_timer'] == 'l2sec-rollback-macsec0.timer'
+    assert result['changes'][-1] == 'arm l2sec-rollback-macsec0.timer: roll back in 60 s unless confirmed'
+    assert [run[:3] for run in systemd.runs()] == [
+        ['systemd-run', '--unit=l2sec-rollback-macsec0', '--on-active=60s']]
+    assert installed(kernel) == ([0, 1], [0, 1], 1)
+    assert boot_state_keys(paths) == [KEY_A]  # still the confirmed state
+    assert os.path.exists(_confirm.pending_path(pending_dir, 'macsec0'))
+    assert KEY_A2 not in json.dumps(result) and KEY_B2 not in json.dumps(result)
+    # Run again before the commit: nothing to change, nothing armed again, and the change is still pending.
+    systemd.calls.clear()
+    code, result = run_module(capsys, generation_2(paths, confirm_timeout=60, pending_dir=pending_dir))
+    assert code == 0 and result['changed'] is False and result['pending'] is True and systemd.calls == []
+    assert boot_state_keys(paths) == [KEY_A]
+
+
+def test_confirm_timeout_refuses_a_key_change_on_the_same_an_before_any_change(capsys, kernel, paths, systemd,
+                                                                               tmp_path):
+    pending_dir = str(tmp_path / 'pending')
+    run_module(capsys, secy_args(paths))
+    kernel.calls.clear()
+    code, result = run_module(capsys, secy_args(paths, tx_sas=[{'an': 0, 'key': KEY_A2}], confirm_timeout=60,
+                                                pending_dir=pending_dir))
+    assert code == 1 and result['msg'].startswith('macsec0: TX SA AN 0 would get another key')
+    assert KEY_A2 not in result['msg']
+    assert kernel.modifying_calls() == [] and systemd.calls == []
+    assert not os.path.exists(_confirm.pending_path(pending_dir, 'macsec0'))
+
+
+def test_a_change_the_kernel_refuses_is_rolled_back_at_once(capsys, kernel, paths, systemd, tmp_path):
+    pending_dir = str(tmp_path / 'pending')
+    run_module(capsys, secy_args(paths))
+    kernel.failures['add_txsa'] = nl.MacsecError(28, 'no room for another SA')
+    code, result = run_module(capsys, generation_2(paths, confirm_timeout=60, pending_dir=pending_dir))
+    assert code == 1 and result['msg'].endswith('The confirmed state was restored.')
+    assert installed(kernel) == ([0], [0], 0)
+    assert not os.path.exists(_confirm.pending_path(pending_dir, 'macsec0'))
+    assert _confirm.read_rolled_back(pending_dir, 'macsec0')['reason'] == 'failed change'
+
+
+def test_a_negative_confirm_timeout_fails_naming_the_field(capsys, kernel, paths, systemd):
+    code, result = run_module(capsys, secy_args(paths, confirm_timeout=-5))
+    assert code == 1 and result['field'] == 'confirm_timeout' and result['msg'].startswith('confirm_timeout: ')
+    assert kernel.modifying_calls() == [] and systemd.calls == []

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) l2sec.macsec contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: macsec_secret_file
+short_description: Write a configuration file that holds secrets, with a diff that shows their fingerprints
+version_added: 0.1.0
+description:
+  - Writes O(content), with each C(@@NAME@@) replaced by the secret O(secrets[NAME]), to O(path) (atomically, with
+    O(mode)) when it differs.
+  - A daemon's configuration that holds a key (wpa_supplicant's C(mka_cak) and C(mka_ckn)) cannot go through
+    M(ansible.builtin.template) with C(--diff) without the key in the output, and C(no_log) hides the whole diff,
+    so drift in its other options goes unseen. Here only O(secrets) is C(no_log); the diff shows the file before and
+    after with the value of every C(key=value) line whose key is in O(secret_keys) replaced by a one-way fingerprint
+    (C(sha256:...)). So C(--check --diff) names a changed option, and a changed key only as a changed fingerprint.
+author:
+  - l2sec.macsec maintainers (@l2sec)
+attributes:
+  check_mode:
+    description: Reports whether the file would change, and the masked diff.
+    support: full
+  diff_mode:
+    description: Before and after, with the values of O(secret_keys) as fingerprints.
+    support: full
+options:
+  path:
+    description: The file.
+    type: path
+    required: true
+  content:
+    description:
+      - What the file must hold (rendered on the controller, e.g. with the template lookup), with C(@@NAME@@) where
+        the secret O(secrets[NAME]) goes. It must hold no secret itself.
+    type: str
+    required: true
+  secrets:
+    description: The secrets, by the names that O(content) uses.
+    type: dict
+    default: {}
+  secret_keys:
+    description: The keys of C(key=value) lines (blanks and tabs before the key allowed) whose values are secret.
+    type: list
+    elements: str
+    default: []
+  mode:
+    description: The file's mode, set also when the content is unchanged.
+    type: raw
+    default: "0600"
+notes:
+  - O(secrets) is C(no_log); the result holds the file only in the masked diff.
+seealso:
+  - module: ansible.builtin.template
+"""
+
+EXAMPLES = r"""
+- name: A wpa_supplicant port configuration, its CAK and CKN shown only as fingerprints in --diff
+  l2sec.macsec.macsec_secret_file:
+    path: /etc/l2sec-macsec/wpa_supplicant/eth2.conf
+    content: "{{ lookup('ansible.builtin.template', 'port.conf.j2') }}"  # mka_cak=@@cak@@ ...
+    secrets:
+      cak: "{{ my_cak }}"
+      ckn: "{{ my_ckn }}"
+    secret_keys: [mka_cak, mka_ckn]
+"""
+
+RETURN = r"""
+path:
+  description: The file.
+  returned: always
+  type: str
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.l2sec.macsec.plugins.module_utils import _files
+from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+
+
+def masked(text, secret_keys):
+    """`text` with the value of each `key=value` line of `secret_keys` replaced by its fingerprint."""
+    if text is None or not secret_keys:
+        return text
+    pattern = re.compile(r'^([ \t]*(?:%s)[ \t]*=[ \t]*)(.*?)([ \t]*)$' % '|'.join(re.escape(key) for key in secret_keys),
+                         re.M)
+    return pattern.sub(lambda match: match.group(1) + _keys.fingerprint(match.group(2)) + match.group(3), text)
+
+
+def filled(content, secrets):
+    """`content` with each @@NAME@@ replaced by secrets[NAME]. Raises KeyError naming a marker without a secret."""
+    def secret(match):
+        return str(secrets[match.group(1)])
+    return re.sub(r'@@([A-Za-z0-9_]+)@@', secret, content)
+
+
+def _mode(module, value):
+    try:
+        return int(value, 8) if isinstance(value, str) else int(value)
+    except ValueError:
+        module.fail_json(msg='mode: must be an octal mode like "0600", not %r' % value, field='mode')
+    return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            'path': {'type': 'path', 'required': True},
+            'content': {'type': 'str', 'required': True},
+            'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
+            'secret_keys': {'type': 'list', 'elements': 'str', 'default': [], 'no_log': False},
+            'mode': {'type': 'raw', 'default': '0600'},
+        },
+        supports_check_mode=True,
+    )
+    path = module.params['path']
+    try:
+        content = filled(module.params['content'], module.params['secrets'])
+    except KeyError as exc:
+        module.fail_json(msg='content: the marker @@%s@@ has no secret: add %s to secrets' % (exc.args[0], exc.args[0]),
+                         field='content')
+    mode = _mode(module, module.params['mode'])
+    before = _files.read_bytes(path)
+    before_text = None if before is None else before.decode('utf-8', errors='replace')
+    changed_content = before_text != content
+    changed_mode = not changed_content and _files.file_mode(path) != mode
+    if not module.check_mode:
+        if changed_content:
+            _files.write_atomic(path, content.encode('utf-8'), mode)
+        elif changed_mode:
+            os.chmod(path, mode)
+    result = {'changed': changed_content or changed_mode, 'path': path}
+    if module._diff and changed_content:
+        secret_keys = module.params['secret_keys']
+        result['diff'] = {'before_header': path, 'after_header': path,
+                          'before': masked(before_text or '', secret_keys), 'after': masked(content, secret_keys)}
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

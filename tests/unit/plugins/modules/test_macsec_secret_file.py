@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The macsec_secret_file module: markers filled from the secrets, the file written atomically with its mode,
+check mode writes nothing, and the diff shows secret values only as fingerprints. No result holds a secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
+from ansible_collections.l2sec.macsec.plugins.modules import macsec_secret_file
+from ansible_collections.l2sec.macsec.plugins.modules.macsec_secret_file import filled, masked
+
+CAK = '0a1b2c3d4e5f60718293a4b5c6d7e8f9'
+CKN = 'f1e2d3c4b5a697887766554433221100'
+OLD_CAK = '99887766554433221100ffeeddccbbaa'  # on disk only, so no_log cannot hide it: masking must
+SECRETS = {'cak': CAK, 'ckn': CKN}
+ALL_SECRETS = (CAK, CKN, OLD_CAK)
+
+TEMPLATE = ('ctrl_interface=/run/wpa_supplicant\n'
+            'network={\n'
+            '\tkey_mgmt=NONE\n'
+            '\tmacsec_policy=1\n'
+            '\tmka_cak=@@cak@@\n'
+            '\tmka_ckn=@@ckn@@\n'
+            '\tmka_priority=%s\n'
+            '}\n')
+CONTENT = TEMPLATE % 255
+WANTED = CONTENT.replace('@@cak@@', CAK).replace('@@ckn@@', CKN)
+HAND_EDITED = (TEMPLATE % 16).replace('@@cak@@', OLD_CAK).replace('@@ckn@@', CKN)
+
+
+def run_module(capsys, **args):
+    """Run the module; return (exit code, result). Fails if any secret is in the output in any form, or if
+    Ansible's no_log net had to mask one (the module must not rely on it)."""
+    with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        macsec_secret_file.main()
+    out = capsys.readouterr().out
+    for secret in ALL_SECRETS:
+        assert secret not in out
+        assert secret.upper() not in out
+    assert '********' not in out
+    return exit_info.value.code, json.loads(out)
+
+
+def module_args(path, **overrides):
+    args = {'path': str(path), 'content': CONTENT, 'secrets': dict(SECRETS), 'secret_keys': ['mka_cak', 'mka_ckn']}
+    args.update(overrides)
+    return args
+
+
+def write(path, text, mode):
+    path.write_text(text)
+    os.chmod(path, mode)
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# masked() and filled() -----------------------------------------------------------------------------------------
+
+def test_masked_replaces_the_values_of_the_listed_keys_only():
+    text = 'mka_cak=%s\n\tmka_ckn = %s  \n  mka_cak\t=\t%s\nmka_priority=16\n# mka_cak_old=x\n' % (CAK, CKN, CAK)
+    shown = masked(text, ['mka_cak', 'mka_ckn'])
+    assert shown == ('mka_cak=%s\n\tmka_ckn = %s  \n  mka_cak\t=\t%s\nmka_priority=16\n# mka_cak_old=x\n'
+                     % (_keys.fingerprint(CAK), _keys.fingerprint(CKN), _keys.fingerprint(CAK)))
+    assert CAK not in shown and CKN not in shown
+
+
+def test_masked_leaves_unlisted_keys_and_keys_that_only_start_alike():
+    text = 'mka_cak=%s\nmka_cak_extra=%s\npsk=%s\n' % (CAK, CKN, CKN)
+    assert masked(text, ['mka_cak']) == 'mka_cak=%s\nmka_cak_extra=%s\npsk=%s\n' % (_keys.fingerprint(CAK), CKN, CKN)
+
+
+def test_masked_gives_the_same_fingerprint_for_the_same_value_only():
+    one = masked('mka_cak=%s\n' % CAK, ['mka_cak'])
+    assert one == masked('  mka_cak=%s\n' % CAK, ['mka_cak']).lstrip()
+    assert one != masked('mka_cak=%s\n' % OLD_CAK, ['mka_cak'])
+    assert one.startswith('mka_cak=sha256:')
+
+
+def test_masked_passes_none_and_keeps_text_without_secret_keys():
+    assert masked(None, ['mka_cak']) is None
+    assert masked('mka_cak=1\n', []) == 'mka_cak=1\n'
+
+
+def test_filled_replaces_every_marker():
+    assert filled('a=@@cak@@\nb=@@ckn@@ @@cak@@\nc=@@\n', SECRETS) == 'a=%s\nb=%s %s\nc=@@\n' % (CAK, CKN, CAK)
+
+
+def test_filled_raises_key_error_naming_the_missing_marker():
+    with pytest.raises(KeyError) as error:
+        filled('a=@@cak@@\nb=@@psk@@\n', SECRETS)
+    assert error.value.args[0] == 'psk'
+
+
+# The module ----------------------------------------------------------------------------------------------------
+
+def test_a_marker_without_secret_fails_naming_it_and_writes_nothing(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, **module_args(target, content=CONTENT + 'psk=@@psk@@\n'))
+    assert code == 1 and result['failed']
+    assert '@@psk@@' in result['msg'] and result['field'] == 'content'
+    assert not target.exists() and os.listdir(tmp_path) == []
+
+
+def test_a_new_file_is_written_with_mode_0600_and_the_secrets(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, **module_args(target))
+    assert code == 0 and result['changed'] and result['path'] == str(target)
+    assert target.read_text() == WANTED
+    assert mode_of(target) == 0o600
+    assert os.listdir(tmp_path) == ['port.conf']  # no temp file left behind
+
+
+def test_unchanged_content_reports_no_change_and_no_diff(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    write(target, WANTED, 0o600)
+    code, result = run_module(capsys, _ansible_diff=True, **module_args(target))
+    assert code == 0 and not result['changed'] and 'diff' not in result
+    assert target.read_text() == WANTED
+
+
+def test_only_the_mode_differs_fixes_the_mode_without_a_content_diff(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    write(target, WANTED, 0o644)
+    code, result = run_module(capsys, _ansible_diff=True, **module_args(target))
+    assert code == 0 and result['changed'] and 'diff' not in result
+    assert mode_of(target) == 0o600 and target.read_text() == WANTED
+
+
+def test_check_mode_reports_the_change_and_the_diff_and_touches_nothing(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o644)
+    code, result = run_module(capsys, _ansible_check_mode=True, _ansible_diff=True, **module_args(target))
+    assert code == 0 and result['changed'] and result['diff']['after']
+    assert target.read_text() == HAND_EDITED and mode_of(target) == 0o644
+    assert os.listdir(tmp_path) == ['port.conf']
+
+
+def test_check_mode_does_not_create_a_new_file(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, _ansible_check_mode=True, **module_args(target))
+    assert code == 0 and result['changed'] and not target.exists()
+
+
+def test_check_mode_does_not_fix_the_mode(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    write(target, WANTED, 0o644)
+    code, result = run_module(capsys, _ansible_check_mode=True, **module_args(target))
+    assert code == 0 and result['changed'] and mode_of(target) == 0o644
+
+
+def test_the_diff_shows_the_changed_option_and_the_keys_only_as_fingerprints(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    code, result = run_module(capsys, _ansible_diff=True, **module_args(target))
+    assert code == 0 and result['changed']
+    diff = result['diff']
+    assert diff['before_header'] == diff['after_header'] == str(target)
+    assert '\tmka_priority=16\n' in diff['before'] and '\tmka_priority=255\n' in diff['after']
+    assert '\tmka_cak=%s\n' % _keys.fingerprint(OLD_CAK) in diff['before']
+    assert '\tmka_cak=%s\n' % _keys.fingerprint(CAK) in diff['after']
+    assert '\tmka_ckn=%s\n' % _keys.fingerprint(CKN) in diff['before']
+    assert '\tmka_ckn=%s\n' % _keys.fingerprint(CKN) in diff['after']
+    assert target.read_text() == WANTED
+
+
+def test_the_diff_of_a_new_file_has_an_empty_before(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, _ansible_diff=True, **module_args(target))
+    assert code == 0 and result['diff']['before'] == ''
+    assert result['diff']['after'] == masked(WANTED, ['mka_cak', 'mka_ckn'])
+
+
+def test_a_mode_given_as_a_number_is_used_as_is(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, mode=0o640, **module_args(target))
+    assert code == 0 and mode_of(target) == 0o640
+
+
+def test_a_malformed_mode_fails_and_writes_nothing(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, mode='u=rw', **module_args(target))
+    assert code == 1 and result['field'] == 'mode' and not target.exists()
