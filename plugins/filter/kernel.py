@@ -130,7 +130,8 @@ def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=Non
     loop over the host's link names; or a list of such names, e.g. the change and the async_status that waited for
     it): those with an end whose change is pending, or that the controller lost.
     Returns {links: {name: {ifname, ends, pending, unreachable}}, probe: {host: [ifnames]}}: every end of such a
-    link probes, the unchanged ones too (their peers must hear them). `only`: the names of the batch's links."""
+    link probes, the unchanged ones too (their peers must hear them). `only`: the names of the batch's links.
+    A link with a peer outside `hosts` (`outside`) is not probed: it cannot be confirmed from both ends."""
     links = {}
     registers = [register] if isinstance(register, str) else list(register)
     for host in hosts:
@@ -142,8 +143,12 @@ def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=Non
             if only is not None and entry['name'] not in only:
                 continue  # another batch's link
             link = links.setdefault(entry['name'], {'ifname': entry['options']['macsec_ifname'], 'ends': [],
-                                                    'pending': [], 'unreachable': []})
+                                                    'pending': [], 'unreachable': [], 'outside': []})
             link['ends'].append(host)
+            for peer in entry.get('peers') or ():
+                # A peer this play does not run (--limit, or a device Ansible does not manage) cannot probe.
+                if peer.get('host') not in hosts and str(peer.get('host') or peer.get('sci')) not in link['outside']:
+                    link['outside'].append(str(peer.get('host') or peer.get('sci')))
             if entry['name'] in pending:
                 link['pending'].append(host)
             if lost:
@@ -151,7 +156,7 @@ def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=Non
     links = {name: link for name, link in links.items() if link['pending'] or link['unreachable']}
     probe = {}
     for link in links.values():
-        for host in link['ends']:
+        for host in link['ends'] if not link['outside'] else ():
             probe.setdefault(host, []).append(link['ifname'])
     return {'links': links, 'probe': probe}
 
@@ -191,11 +196,20 @@ def _end_reasons(plan, link_name, link, host, result, timeout):
 
 def macsec_confirm_verdicts(confirm_plan, plan, hostvars, register='kernel_probe', timeout=30):
     """The verdict on each link of macsec_confirm_plan() from the probes of its ends (registered as `register`):
-    a link is confirmed only when every end heard every peer. Returns {links: {name: {confirmed, reasons, ends}},
-    commit: {host: [ifnames]}, failed: {host: [link names]}}."""
-    verdicts = {'links': {}, 'commit': {}, 'failed': {}}
+    a link is confirmed only when every end heard every peer. A link with ends outside the play is committed
+    without a probe and listed in `unprobed`. Returns {links: {name: {confirmed, reasons, ends}}, commit: {host:
+    [ifnames]}, failed: {host: [link names]}, unprobed: {link name: [ends outside the play]}}."""
+    verdicts = {'links': {}, 'commit': {}, 'failed': {}, 'unprobed': {}}
     for name, link in sorted((confirm_plan.get('links') or {}).items()):
         reasons = []
+        if link.get('outside'):
+            # Committed without a probe (the run says so): the ends outside the play cannot take part.
+            verdicts['unprobed'][name] = link['outside']
+            verdicts['links'][name] = {'confirmed': True, 'reasons': [], 'ends': link['ends'],
+                                       'unprobed': link['outside']}
+            for host in link['pending']:
+                verdicts['commit'].setdefault(host, []).append(link['ifname'])
+            continue
         for host in link['ends']:
             reasons.extend(_end_reasons(plan, name, link, host, _var(hostvars, host, register), timeout))
         verdicts['links'][name] = {'confirmed': not reasons, 'reasons': reasons, 'ends': link['ends']}

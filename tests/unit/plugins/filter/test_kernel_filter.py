@@ -212,7 +212,7 @@ def test_confirm_plan_holds_the_links_with_a_pending_end_and_probes_all_their_en
                                                         'pending': False}]}}
     result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS)
     assert result == {'links': {'ab': {'ifname': 'msab', 'ends': ['node-a', 'node-b'], 'pending': ['node-a'],
-                                       'unreachable': []}},
+                                       'unreachable': [], 'outside': []}},
                       'probe': {'node-a': ['msab'], 'node-b': ['msab']}}
 
 
@@ -223,7 +223,7 @@ def test_confirm_plan_holds_the_links_of_an_end_the_controller_lost(registered):
     hostvars['node-c'] = {'kernel_secys': registered}
     result = kernel_filter.macsec_confirm_plan(PLAN, hostvars, HOSTS)
     assert result['links'] == {'bc': {'ifname': 'msbc', 'ends': ['node-b', 'node-c'], 'pending': [],
-                                      'unreachable': ['node-c']}}
+                                      'unreachable': ['node-c'], 'outside': []}}
     assert result['probe'] == {'node-b': ['msbc'], 'node-c': ['msbc']}
 
 
@@ -263,7 +263,8 @@ def all_heard():
 def test_a_link_whose_every_end_heard_every_peer_is_confirmed_and_committed_on_each_pending_end():
     result = verdicts(all_heard())
     assert result == {'links': {'abc': {'confirmed': True, 'reasons': [], 'ends': ['node-a', 'node-b', 'node-c']}},
-                      'commit': {'node-a': ['msabc'], 'node-b': ['msabc'], 'node-c': ['msabc']}, 'failed': {}}
+                      'commit': {'node-a': ['msabc'], 'node-b': ['msabc'], 'node-c': ['msabc']}, 'failed': {},
+                      'unprobed': {}}
     assert 'bc' not in result['links']  # unchanged: not probed, not judged
 
 
@@ -366,3 +367,13 @@ def test_confirm_plan_reads_the_change_and_the_wait_for_its_detached_part_togeth
     assert result['links']['ab']['pending'] == ['node-a']
     assert result['links']['bc']['pending'] == ['node-b']
     assert result['links']['bc']['unreachable'] == ['node-c']
+
+
+def test_a_link_with_a_peer_outside_the_play_is_committed_without_a_probe():
+    # site.yml --limit node-a, or a peer Ansible does not manage: it cannot probe, so the link is not probed at all.
+    hostvars = applied(**{'node-a': ['ab']})
+    confirm = kernel_filter.macsec_confirm_plan(PLAN, hostvars, ['node-a'])
+    assert confirm['links']['ab']['outside'] == ['node-b'] and confirm['probe'] == {}
+    result = kernel_filter.macsec_confirm_verdicts(confirm, PLAN, {})
+    assert result['commit'] == {'node-a': ['msab']} and result['failed'] == {}
+    assert result['unprobed'] == {'ab': ['node-b']}
