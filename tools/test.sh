@@ -83,7 +83,9 @@ stage_lab() {
     for scenario in $L2SEC_SCENARIOS; do selection+=(-s "$scenario"); done
   fi
   log "molecule on the VM lab (${L2SEC_SCENARIOS:-all scenarios}; they share one boot)"
-  (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH molecule test "${selection[@]}" --shared-state)
+  # Each line gets the time of day, so a slow scenario or step shows in the CI log.
+  (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH molecule test "${selection[@]}" --shared-state 2>&1) \
+    | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done
 }
 
 run_stage() {

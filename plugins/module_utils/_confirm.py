@@ -266,10 +266,13 @@ def read_rolled_back(pending_dir, name):
 
 
 def _boot_state(state_dir, name, default_key_id):
-    for path, spec in _secy.read_boot_states(state_dir, default_key_id) if state_dir else ():
-        if os.path.basename(path) == name + '.json' and not isinstance(spec, Exception):
-            return spec
-    return None
+    """The boot state of SecY `name`, or None when it has none (or an unreadable one)."""
+    if not state_dir:
+        return None
+    try:
+        return _secy.read_boot_state(_secy.state_file(state_dir, name), default_key_id)
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def rollback(pending_dir, name, ipr, genl, registry, default_key_id, reason='timer'):

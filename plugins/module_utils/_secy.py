@@ -1161,6 +1161,23 @@ def remove_boot_state(state_dir, name, check_mode=False):
     return True
 
 
+def read_boot_state(path, default_key_id):
+    """The spec of one boot state file. Raises FileNotFoundError, or ValueError (or SpecError) when it is not one."""
+    text = _read_text(path)
+    if text is None:
+        raise FileNotFoundError(path)
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get('version') != STATE_VERSION:
+            raise ValueError('unknown boot state version %r' % (data.get('version') if isinstance(data, dict)
+                                                                else None,))
+        if not isinstance(data.get('secy'), dict):
+            raise ValueError('the boot state holds no SecY')
+        return normalize_spec(data['secy'], default_key_id)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def read_boot_states(state_dir, default_key_id):
     """The specs of every boot state file, as (path, spec or SpecError/ValueError)."""
     found = []
@@ -1168,6 +1185,15 @@ def read_boot_states(state_dir, default_key_id):
         names = sorted(os.listdir(state_dir))
     except FileNotFoundError:
         return found
+    for name in names:
+        if not name.endswith('.json'):
+            continue
+        path = os.path.join(state_dir, name)
+        try:
+            found.append((path, read_boot_state(path, default_key_id)))
+        except (FileNotFoundError, ValueError) as exc:
+            found.append((path, exc))
+    return found
     for name in names:
         if not name.endswith('.json'):
             continue

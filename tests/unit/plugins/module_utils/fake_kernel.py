@@ -340,3 +340,21 @@ def through_pyroute2(kwarg):
     back = ifinfmsg(msg.data)
     back.decode()
     return back
+
+
+class FakeSystemd:
+    """The `run` that _confirm is given (AnsibleModule.run_command's convention): records each argv, answers
+    (rc, stdout, stderr) with `run_rc` to systemd-run."""
+
+    def __init__(self):
+        self.calls = []
+        self.run_rc = 0
+
+    def __call__(self, argv):
+        assert isinstance(argv, list) and all(isinstance(arg, str) for arg in argv)
+        self.calls.append(list(argv))
+        rc = self.run_rc if argv[0] == 'systemd-run' else 0
+        return rc, '', 'Failed to start transient timer unit\n' if rc else ''
+
+    def runs(self):
+        return [call for call in self.calls if call[0] == 'systemd-run']

@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
-from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeKernel, FakeSystemd
 
 KEY_A = '1a' * 16  # this end, generation 1
 KEY_A2 = '2a' * 16  # this end, generation 2
@@ -45,21 +45,6 @@ GENERATION_1 = dict(an=0, tx_key=KEY_A, rx_key=KEY_B)
 GENERATION_2 = dict(an=1, tx_key=KEY_A2, rx_key=KEY_B2)
 
 
-class Systemd:
-    """The `run` that _confirm is given (AnsibleModule.run_command's convention): records each argv, answers
-    (rc, stdout, stderr) with `run_rc` to systemd-run."""
-
-    def __init__(self):
-        self.calls = []
-        self.run_rc = 0
-
-    def __call__(self, argv):
-        assert isinstance(argv, list) and all(isinstance(arg, str) for arg in argv)
-        self.calls.append(list(argv))
-        rc = self.run_rc if argv[0] == 'systemd-run' else 0
-        return rc, '', 'Failed to start transient timer unit\n' if rc else ''
-
-
 @pytest.fixture
 def kernel(monkeypatch):
     fake = FakeKernel()
@@ -70,7 +55,7 @@ def kernel(monkeypatch):
 
 @pytest.fixture
 def systemd():
-    return Systemd()
+    return FakeSystemd()
 
 
 @pytest.fixture

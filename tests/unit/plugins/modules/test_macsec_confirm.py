@@ -17,7 +17,7 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
 from ansible_collections.l2sec.macsec.plugins.modules import macsec_confirm
-from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel, FakeSystemd
 
 KEY_A, KEY_A2, KEY_B, KEY_B2 = '1a' * 16, '2a' * 16, '1b' * 16, '2b' * 16
 MAC = '52:54:00:12:34:56'
@@ -31,24 +31,11 @@ def kernel(monkeypatch):
     monkeypatch.setattr(nl, 'IPRoute', lambda: Closing(fake.ipr))
     monkeypatch.setattr(nl, 'MacsecSocket', lambda: Closing(fake.genl))
     monkeypatch.setattr(_secy, '_proc_parent_ipv6', lambda parent: None)
-    fake.systemd = Systemd()
+    fake.systemd = FakeSystemd()
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda module, argv, **kwargs: fake.systemd(argv))
     fake.sent = []
     monkeypatch.setattr(_confirm, 'send_probe', lambda name, mac: fake.sent.append((name, mac)))
     return fake
-
-
-class Systemd:
-    """The `run` that _confirm is given (AnsibleModule.run_command's convention): records each argv, answers
-    (rc, stdout, stderr)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, argv):
-        assert isinstance(argv, list)
-        self.calls.append(list(argv))
-        return 0, '', ''
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macse
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
 from ansible_collections.l2sec.macsec.plugins.modules import macsec_secy
-from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import Closing, FakeKernel, FakeSystemd
 
 KEY_A = '1a' * 16
 KEY_B = '1b' * 16
@@ -126,25 +126,9 @@ KEY_A2 = '2a' * 16
 KEY_B2 = '2b' * 16
 
 
-class Systemd:
-    """Stands in for AnsibleModule.run_command, the `run` that _confirm is given: records systemctl and systemd-run,
-    answers (rc, stdout, stderr)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, argv):
-        assert isinstance(argv, list)
-        self.calls.append(list(argv))
-        return 0, '', ''
-
-    def runs(self):
-        return [call for call in self.calls if call[0] == 'systemd-run']
-
-
 @pytest.fixture
 def systemd(monkeypatch):
-    fake = Systemd()
+    fake = FakeSystemd()
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda module, argv, **kwargs: fake(argv))
     return fake
 
