@@ -200,38 +200,57 @@ def arm(pending_dir, spec, current, timeout, run, state_dir=None, pn_registry=No
     where commit writes the boot state (None: no boot state). Returns the timer's unit name."""
     name = spec['name']
     _files.ensure_directory(pending_dir, PENDING_DIR_MODE)
-    previous = previous_record(current)
-    try:
-        with open(pending_path(pending_dir, name), encoding='utf-8') as handle:
+    # Under the lock: a timer of an earlier change that fires now must not roll back half of this one's files.
+    with Lock(pending_dir, name):
+        earlier = _read_bytes(pending_path(pending_dir, name))
+        previous = previous_record(current)
+        try:
             # A change still pending is not what a rollback goes back to: the state before it is.
-            previous = json.load(handle)['previous']
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        pass
-    data = {'version': PENDING_VERSION, 'secy': _secy.spec_to_params(spec), 'armed': int(time.time()),
-            'timeout': timeout, 'previous': previous, 'baseline': baseline(spec, current),
-            'state_dir': state_dir}
-    text = json.dumps(data, indent=1, sort_keys=True) + '\n'
-    _files.write_atomic(pending_path(pending_dir, name), text.encode('utf-8'), PENDING_FILE_MODE)
-    try:
-        os.unlink(rolled_back_path(pending_dir, name))
-    except FileNotFoundError:
-        pass
-    disarm(name, run)  # a timer of an earlier run that nobody confirmed: this one replaces it
-    unit = unit_name(name)
-    argv = (['systemd-run', '--unit=' + unit, '--on-active=%ds' % timeout, '--timer-property=AccuracySec=1s',
-             '--description=l2sec.macsec: roll %s back unless its change is confirmed' % name,
-             '/usr/bin/python3', agent, 'rollback', '--reason', 'timer', '--pending-dir', pending_dir]
-            + (['--pn-registry', pn_registry] if pn_registry else []) + [name])
-    try:
-        rc, dummy, err = run(argv)
-    except BaseException:
-        # run_command may end the module (fail_json) when systemd-run cannot start: no pending change without timer.
-        os.unlink(pending_path(pending_dir, name))
-        raise
-    if rc != 0:
-        os.unlink(pending_path(pending_dir, name))
-        raise ConfirmError('%s: cannot arm the rollback timer (systemd-run): %s' % (name, err.strip()))
+            previous = json.loads(earlier)['previous']
+        except (TypeError, ValueError, KeyError):
+            pass
+        data = {'version': PENDING_VERSION, 'secy': _secy.spec_to_params(spec), 'armed': int(time.time()),
+                'timeout': timeout, 'previous': previous, 'baseline': baseline(spec, current),
+                'state_dir': state_dir}
+        text = json.dumps(data, indent=1, sort_keys=True) + '\n'
+        _files.write_atomic(pending_path(pending_dir, name), text.encode('utf-8'), PENDING_FILE_MODE)
+        try:
+            os.unlink(rolled_back_path(pending_dir, name))
+        except FileNotFoundError:
+            pass
+        disarm(name, run)  # a timer of an earlier run that nobody confirmed: this one replaces it
+        unit = unit_name(name)
+        argv = (['systemd-run', '--unit=' + unit, '--on-active=%ds' % timeout, '--timer-property=AccuracySec=1s',
+                 '--description=l2sec.macsec: roll %s back unless its change is confirmed' % name,
+                 '/usr/bin/python3', agent, 'rollback', '--reason', 'timer', '--pending-dir', pending_dir]
+                + (['--pn-registry', pn_registry] if pn_registry else []) + [name])
+        try:
+            rc, dummy, err = run(argv)
+        except BaseException:
+            # run_command may end the module (fail_json) when systemd-run cannot start.
+            _forget_new_change(pending_dir, name, earlier)
+            raise
+        if rc != 0:
+            _forget_new_change(pending_dir, name, earlier)
+            raise ConfirmError('%s: cannot arm the rollback timer (systemd-run): %s' % (name, err.strip()))
     return unit + '.timer'
+
+
+def _read_bytes(path):
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _forget_new_change(pending_dir, name, earlier):
+    """No pending change without a timer for it: the new one goes. An earlier change that was still pending keeps
+    its record (its own timer is stopped: the kernel still holds it, and `rollback NAME` or a commit needs it)."""
+    if earlier is None:
+        os.unlink(pending_path(pending_dir, name))
+    else:
+        _files.write_atomic(pending_path(pending_dir, name), earlier, PENDING_FILE_MODE)
 
 
 def commit(pending_dir, name, ipr, genl, registry, default_key_id, run, check_mode=False):

@@ -397,6 +397,18 @@ def test_arm_that_systemd_refuses_leaves_no_pending_change(kernel, dirs, systemd
     assert not os.path.exists(pending_file(dirs))
 
 
+def test_a_rearm_that_systemd_refuses_keeps_the_earlier_pending_change(kernel, dirs, systemd):
+    arm_change(kernel, dirs, systemd)
+    with open(pending_file(dirs), 'rb') as handle:
+        earlier = handle.read()
+    systemd.run_rc = 1
+    with pytest.raises(_confirm.ConfirmError):
+        _confirm.arm(dirs['pending'], spec_of(an=2, tx_key='3a' * 16, rx_key='3b' * 16), read(kernel), 60, systemd)
+    with open(pending_file(dirs), 'rb') as handle:
+        assert handle.read() == earlier
+    assert _confirm.read_pending(dirs['pending'], 'macsec0', key_id_of)['spec']['tx_sas'][1]['key'] == KEY_A2
+
+
 def test_after_arm_the_old_and_the_new_sas_are_installed(kernel, dirs, systemd):
     arm_change(kernel, dirs, systemd)
     assert sas_of(kernel) == ({None: [0, 1], PEER_SCI: [0, 1]}, 1)
