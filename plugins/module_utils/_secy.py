@@ -1194,18 +1194,3 @@ def read_boot_states(state_dir, default_key_id):
         except (FileNotFoundError, ValueError) as exc:
             found.append((path, exc))
     return found
-    for name in names:
-        if not name.endswith('.json'):
-            continue
-        path = os.path.join(state_dir, name)
-        try:
-            data = json.loads(_read_text(path))
-            if not isinstance(data, dict) or data.get('version') != STATE_VERSION:
-                raise ValueError('unknown boot state version %r' % (data.get('version') if isinstance(data, dict)
-                                                                    else None,))
-            if not isinstance(data.get('secy'), dict):
-                raise ValueError('the boot state holds no SecY')
-            found.append((path, normalize_spec(data['secy'], default_key_id)))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            found.append((path, exc))
-    return found
