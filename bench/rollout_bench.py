@@ -87,8 +87,8 @@ class Runner:
                               env=self.env, check=False, capture_output=True, text=True)
         elapsed = time.monotonic() - started
         if done.returncode != 0:
-            raise SystemExit('site.yml failed after %.0f s:\n%s\n%s' % (elapsed, done.stdout[-4000:],
-                                                                       done.stderr[-2000:]))
+            tail = (elapsed, done.stdout[-4000:], done.stderr[-2000:])
+            raise SystemExit('site.yml failed after %.0f s:\n%s\n%s' % tail)
         return elapsed, recaps(done.stdout), done.stdout
 
 
