@@ -246,6 +246,11 @@ class Teardown:
         for name in step['files']:
             os.unlink(os.path.join(self.paths.unit_dir, name))
         self._must(['systemctl', 'daemon-reload'])
+        # A unit stopped in the middle of its run (the PN persist service that its timer had just started) is left
+        # "failed", and systemd keeps a failed unit loaded after its file is gone: forget it.
+        rc, out, err = self.run(['systemctl', 'reset-failed'] + list(UNIT_PATTERNS))
+        if rc != 0:
+            self.warnings.append('systemctl reset-failed: %s' % (err or out).strip())
 
     def do_remove_path(self, step):
         _remove(step['path'])

@@ -441,7 +441,8 @@ def test_remove_unit_files_then_reload_systemd(paths):
     host.calls.clear()
     runner.apply(steps)
     assert os.listdir(paths.unit_dir) == ['ssh.service']
-    assert host.calls == [['systemctl', 'daemon-reload']]
+    # A unit left failed (stopped in the middle of its run) would stay loaded without its file.
+    assert host.calls == [['systemctl', 'daemon-reload'], ['systemctl', 'reset-failed'] + list(_teardown.UNIT_PATTERNS)]
 
 
 def test_remove_path_removes_directories_files_and_links_but_not_link_targets(paths, tmp_path):
@@ -513,6 +514,7 @@ def test_the_whole_teardown_leaves_nothing_to_do(paths):
         ['swanctl', '--load-all', '--clear'],
         ['systemctl', 'restart', 'freeradius.service'],
         ['systemctl', 'daemon-reload'],
+        ['systemctl', 'reset-failed'] + list(_teardown.UNIT_PATTERNS),
     ]
     assert network.calls == [('remove_secy', 'macsec0', None), ('remove_secy', 'macsec1', 'gt1'),
                              ('set_parent', 'eth1', {'mtu': 1500, 'up': False}),

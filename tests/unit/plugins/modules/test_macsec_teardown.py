@@ -161,7 +161,8 @@ def test_teardown_removes_the_secy_puts_the_parent_back_and_removes_the_files(
     eth1 = kernel.links[kernel.index_of('eth1')]
     assert (eth1['mtu'], eth1['up']) == (1500, False)
     assert commands.changing() == [['systemctl', 'disable', '--now', 'l2sec-macsec.service'],
-                                   ['systemctl', 'daemon-reload']]
+                                   ['systemctl', 'daemon-reload'],
+                                   ['systemctl', 'reset-failed'] + list(_teardown.UNIT_PATTERNS)]
     # What stays: the PN registry (the key retired in it) and the retired generations; nothing else.
     assert _pn_registry.PnRegistry.load(args['pn_registry']).entry(SCI, KEY_A)['retired_at'] is not None
     assert _generations.load(args['generations_file']) == {'dc1-ab': 3}
