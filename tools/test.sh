@@ -81,14 +81,16 @@ stage_build() {
 # default one always boots the lab).
 CI_SCENARIOS="default ipsec kernel pki site"
 stage_lab() {
-  local scenarios=${L2SEC_SCENARIOS:-$CI_SCENARIOS} selection=() scenario
+  local all scenarios=${L2SEC_SCENARIOS:-$CI_SCENARIOS} selection=() scenario left_out=()
+  all=$(cd molecule && echo */ | tr -d /)
   if [ -z "${L2SEC_SCENARIOS:-}" ] && [ "${L2SEC_DEEP:-}" = 1 ]; then
-    scenarios=$(cd molecule && echo */ | tr -d /)
+    scenarios=$all
   fi
   for scenario in $scenarios; do selection+=(-s "$scenario"); done
+  for scenario in $all; do [[ " $scenarios " == *" $scenario "* ]] || left_out+=("$scenario"); done
   log "molecule on the VM lab: $scenarios (they share one boot); deep lane: ${L2SEC_DEEP:-off}"
   if [ "${L2SEC_DEEP:-}" != 1 ]; then
-    log "not in this run (the deep lane, L2SEC_DEEP=1 tools/test.sh lab): the eap and mka scenarios, and the plays marked (deep lane)"
+    log "not in this run (the deep lane, L2SEC_DEEP=1 tools/test.sh lab): the scenarios ${left_out[*]:-(none)}, and the plays marked (deep lane)"
   fi
   # Each line gets the time of day, so a slow scenario or step shows in the CI log.
   (cd "$COLLECTION" && PATH=$ROOT/.venv/$MAIN_CORE/bin:$PATH molecule test "${selection[@]}" --shared-state 2>&1) \

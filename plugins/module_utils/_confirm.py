@@ -202,7 +202,7 @@ def arm(pending_dir, spec, current, timeout, run, state_dir=None, pn_registry=No
     _files.ensure_directory(pending_dir, PENDING_DIR_MODE)
     # Under the lock: a timer of an earlier change that fires now must not roll back half of this one's files.
     with Lock(pending_dir, name):
-        earlier = _read_bytes(pending_path(pending_dir, name))
+        earlier = _files.read_bytes(pending_path(pending_dir, name))
         previous = previous_record(current)
         try:
             # A change still pending is not what a rollback goes back to: the state before it is.
@@ -234,14 +234,6 @@ def arm(pending_dir, spec, current, timeout, run, state_dir=None, pn_registry=No
             _forget_new_change(pending_dir, name, earlier)
             raise ConfirmError('%s: cannot arm the rollback timer (systemd-run): %s' % (name, err.strip()))
     return unit + '.timer'
-
-
-def _read_bytes(path):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
 
 
 def _forget_new_change(pending_dir, name, earlier):
