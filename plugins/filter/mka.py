@@ -111,9 +111,79 @@ def macsec_unit_instance(name):
     return ''.join(escaped)
 
 
+def _registered(hostvars, host, name):
+    try:
+        value = hostvars[host].get(name) if host in hostvars else None
+    except (KeyError, TypeError):
+        value = None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _lost(result):
+    return bool(result.get('unreachable')) or any(
+        isinstance(item, Mapping) and item.get('unreachable') for item in result.get('results') or ())
+
+
+def _pending_links(configs):
+    """The links whose port configuration waits for a confirmation, from the wpa_supplicant role's config loop."""
+    return {item['wpa_supplicant_item']['link'] for item in configs.get('results') or ()
+            if isinstance(item, Mapping) and item.get('pending') and isinstance(item.get('wpa_supplicant_item'), Mapping)}
+
+
+def _end_reasons(host, ifname, health, lost):
+    if lost:
+        return ['%s could not be reached to check %s (its SSH may cross this link)' % (host, ifname)]
+    if not health or health.get('skipped'):
+        return ['%s did not check %s' % (host, ifname)]
+    port = (health.get('ports') or {}).get(ifname)
+    if not isinstance(port, Mapping):
+        return ['%s did not check %s: %s' % (host, ifname, health.get('msg') or 'no result for it')]
+    return [] if port.get('healthy') else list(port.get('reasons') or ['%s: %s is not healthy' % (host, ifname)])
+
+
+def macsec_mka_verdicts(plan, hostvars, hosts, configs='wpa_supplicant_configs', health='wpa_supplicant_health',
+                        reached=('wpa_supplicant_restarts', 'wpa_supplicant_jobs')):
+    """The verdict on each MKA link with an end in `hosts`, from the health check of its ends (registered as
+    `health`): confirmed when every end in the play is healthy (MKA secured, SAs active, protected frames crossing
+    to its peers). An end counts as changed when its port configuration is pending (registered as `configs`), and
+    as lost when the controller could not reach it (in the tasks registered as `reached`, the restarts and the wait
+    for the detached ones, or in the health check): a peer's restart may cut the path to it.
+    Returns {links: {name: {confirmed, reasons, ends, pending, lost, ifname}}, commit: {host: [ifnames]}, failed:
+    {host: [link names]}}: a changed end of a confirmed link commits; every end of a link that is not confirmed
+    fails, after its changed or lost ends rolled back."""
+    links = {}
+    for host in hosts:
+        pending = _pending_links(_registered(hostvars, host, configs))
+        checked = _registered(hostvars, host, health)
+        lost = _lost(checked) or any(_lost(_registered(hostvars, host, name)) for name in reached)
+        for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
+            if entry.get('provider') != 'wpa_supplicant':
+                continue
+            ifname = entry['options']['macsec_ifname']
+            link = links.setdefault(entry['name'], {'ifname': ifname, 'ends': [], 'pending': [], 'lost': [],
+                                                    'reasons': []})
+            link['ends'].append(host)
+            if entry['name'] in pending:
+                link['pending'].append(host)
+            if lost:
+                link['lost'].append(host)
+            link['reasons'].extend(_end_reasons(host, ifname, checked, lost))
+    verdicts = {'links': {}, 'commit': {}, 'failed': {}}
+    for name, link in sorted(links.items()):
+        link['confirmed'] = not link['reasons']
+        verdicts['links'][name] = link
+        for host in link['ends']:
+            if not link['confirmed']:
+                verdicts['failed'].setdefault(host, []).append(name)
+            elif host in link['pending']:
+                verdicts['commit'].setdefault(host, []).append(link['ifname'])
+    return verdicts
+
+
 class FilterModule:
     """The MKA provider's filters of l2sec.macsec."""
 
     def filters(self):
         return {'macsec_mka_port': macsec_mka_port, 'macsec_health_port': macsec_health_port,
-                'macsec_mka_refusals': macsec_mka_refusals, 'macsec_unit_instance': macsec_unit_instance}
+                'macsec_mka_refusals': macsec_mka_refusals, 'macsec_unit_instance': macsec_unit_instance,
+                'macsec_mka_verdicts': macsec_mka_verdicts}

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -37,7 +38,7 @@ STATE_DIR = '/etc/l2sec-macsec/kernel'  # _secy.STATE_DIR (a unit test keeps the
 INSTALL_DIR = '/usr/lib/l2sec-macsec'
 LAUNCHER = INSTALL_DIR + '/l2sec-macsec-agent'
 # The module_utils the agent needs on the host, in the package layout the imports expect.
-BUNDLE = ('_agent', '_confirm', '_files', '_netlink_macsec', '_parents', '_pn_registry', '_secy')
+BUNDLE = ('_agent', '_confirm', '_confirm_files', '_files', '_netlink_macsec', '_parents', '_pn_registry', '_secy')
 BUNDLE_PACKAGE = 'ansible_collections/l2sec/macsec/plugins/module_utils'
 UNIT_DIR = '/etc/systemd/system'
 SERVICE = 'l2sec-macsec.service'
@@ -241,10 +242,22 @@ def persist(args):
     return 1 if failed else 0
 
 
+def _run(argv):
+    """Run a command as AnsibleModule.run_command would: (rc, stdout, stderr)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 1, '', str(exc)
+    return done.returncode, done.stdout, done.stderr
+
+
 def rollback(args):
-    """Roll SecY `args.name` back from its unconfirmed change (the transient timer of macsec_secy's confirm_timeout
-    runs this). Returns 0 when it was rolled back or nothing was pending."""
+    """Roll SecY `args.name` back from its unconfirmed change (the transient timer that macsec_secy or
+    macsec_secret_file armed runs this). Returns 0 when it was rolled back or nothing was pending."""
     from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+    from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
+    if _confirm_files.read(args.pending_dir, args.name) is not None:
+        return _rollback_port(args, _confirm_files)
     from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
     from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
     try:
@@ -262,6 +275,21 @@ def rollback(args):
         _log('%s: its change was not confirmed in time: restored %s (%s)' % (
             args.name, record['restored'], '; '.join(record['changes']) or 'nothing to change'))
     return 0
+
+
+def _rollback_port(args, confirm_files):
+    """The rollback of an MKA port: its daemon's configuration of before, and a restart."""
+    try:
+        record = confirm_files.rollback(args.pending_dir, args.name, _run, reason=args.reason)
+    except (ValueError, OSError) as exc:
+        _log('%s: ROLLBACK FAILED: %s' % (args.name, exc))
+        return 1
+    if record is None:
+        _log('%s: no unconfirmed change to roll back' % args.name)
+        return 0
+    _log('%s: its change was not confirmed in time: restored %s (%s)' % (
+        args.name, record['restored'], '; '.join(record['changes'])))
+    return 1 if any('FAILED' in change for change in record['changes']) else 0
 
 
 def parse_args(argv):

@@ -181,6 +181,9 @@ def read_pending(pending_dir, name, default_key_id):
         return None
     except ValueError:
         data = None
+    if isinstance(data, dict) and data.get('kind') == 'files':
+        raise ConfirmError('%s: the change pending in %s is of an MKA port\'s configuration, not of a kernel SecY'
+                           % (name, path))
     if not isinstance(data, dict) or data.get('version') != PENDING_VERSION or not isinstance(data.get('secy'), dict):
         raise ConfirmError('%s: %s is not a pending change of this collection' % (name, path))
     return dict(data, spec=_secy.normalize_spec(data['secy'], default_key_id))
@@ -218,25 +221,32 @@ def arm(pending_dir, spec, current, timeout, run, state_dir=None, pn_registry=No
             os.unlink(rolled_back_path(pending_dir, name))
         except FileNotFoundError:
             pass
-        disarm(name, run)  # a timer of an earlier run that nobody confirmed: this one replaces it
-        unit = unit_name(name)
-        argv = (['systemd-run', '--unit=' + unit, '--on-active=%ds' % timeout, '--timer-property=AccuracySec=1s',
-                 '--description=l2sec.macsec: roll %s back unless its change is confirmed' % name,
-                 '/usr/bin/python3', agent, 'rollback', '--reason', 'timer', '--pending-dir', pending_dir]
-                + (['--pn-registry', pn_registry] if pn_registry else []) + [name])
         try:
-            rc, dummy, err = run(argv)
+            timer = start_timer(pending_dir, name, timeout, run, agent,
+                                ['--pn-registry', pn_registry] if pn_registry else [])
         except BaseException:
-            # run_command may end the module (fail_json) when systemd-run cannot start.
-            _forget_new_change(pending_dir, name, earlier)
+            # run_command may also end the module (fail_json) when systemd-run cannot start.
+            forget_new_change(pending_dir, name, earlier)
             raise
-        if rc != 0:
-            _forget_new_change(pending_dir, name, earlier)
-            raise ConfirmError('%s: cannot arm the rollback timer (systemd-run): %s' % (name, err.strip()))
+    return timer
+
+
+def start_timer(pending_dir, name, timeout, run, agent=AGENT, options=()):
+    """Arm the transient timer that runs the host agent's `rollback` of `name` in `timeout` seconds, in place of a
+    timer of an earlier change that nobody confirmed. Returns the timer's unit name; raises ConfirmError."""
+    disarm(name, run)
+    unit = unit_name(name)
+    argv = (['systemd-run', '--unit=' + unit, '--on-active=%ds' % timeout, '--timer-property=AccuracySec=1s',
+             '--description=l2sec.macsec: roll %s back unless its change is confirmed' % name,
+             '/usr/bin/python3', agent, 'rollback', '--reason', 'timer', '--pending-dir', pending_dir]
+            + list(options) + [name])
+    rc, dummy, err = run(argv)
+    if rc != 0:
+        raise ConfirmError('%s: cannot arm the rollback timer (systemd-run): %s' % (name, err.strip()))
     return unit + '.timer'
 
 
-def _forget_new_change(pending_dir, name, earlier):
+def forget_new_change(pending_dir, name, earlier):
     """No pending change without a timer for it: the new one goes. An earlier change that was still pending keeps
     its record (its own timer is stopped: the kernel still holds it, and `rollback NAME` or a commit needs it)."""
     if earlier is None:

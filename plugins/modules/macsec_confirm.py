@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: macsec_confirm
-short_description: Probe, commit or report the commit-confirmed changes of kernel SecYs
+short_description: Probe, commit or report the commit-confirmed changes of SecYs and MKA ports
 version_added: 0.1.0
 description:
   - The second half of a commit-confirmed change (docs/lockout.md). M(l2sec.macsec.macsec_secy) with
@@ -22,6 +22,9 @@ description:
   - V(commit) makes a pending change final (stops the timer, removes the SAs kept for a rollback, writes the boot
     state). Commit a link only when every end heard every peer; otherwise let the timers roll it back.
   - V(status) reports whether each SecY still has a pending change, and what its last rollback restored.
+  - An MKA port's change is armed by M(l2sec.macsec.macsec_secret_file) with
+    O(l2sec.macsec.macsec_secret_file#module:confirm_timeout) and confirmed by M(l2sec.macsec.macsec_health) on
+    every end; V(commit) and V(status) take its name (the port's macsec interface) as they take a SecY's.
 author:
   - l2sec.macsec maintainers (@l2sec)
 requirements:
@@ -100,6 +103,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
@@ -141,6 +145,13 @@ def pending_of(params, names):
     return found
 
 
+def is_pending(params, name):
+    """Whether SecY or MKA port `name` has a pending change (ConfirmError for a file that is not one)."""
+    if _confirm_files.read(params['pending_dir'], name) is not None:
+        return True
+    return _confirm.read_pending(params['pending_dir'], name, _keys.key_id) is not None
+
+
 def run_probe(module, params, ipr, genl):
     def read(name):
         state = _secy.read_state(ipr, genl, name)
@@ -166,6 +177,9 @@ def run_commit(module, params, ipr, genl):
         registry_context = _pn_registry.PnRegistry.open(params['pn_registry'], min_margin=params['pn_margin'])
     with registry_context as registry:
         for name in params['names']:
+            if _confirm_files.read(params['pending_dir'], name) is not None:  # an MKA port's configuration
+                secys[name] = _confirm_files.commit(params['pending_dir'], name, module.run_command, module.check_mode)
+                continue
             secys[name] = _confirm.commit(params['pending_dir'], name, ipr, genl, registry, _keys.key_id,
                                           module.run_command, module.check_mode)
     return {'changed': any(secy['committed'] for secy in secys.values()), 'secys': secys}
@@ -173,8 +187,7 @@ def run_commit(module, params, ipr, genl):
 
 def run_status(module, params, ipr, genl):
     del module, ipr, genl
-    pending = pending_of(params, params['names'])
-    secys = {name: {'pending': name in pending, 'rolled_back': _confirm.read_rolled_back(params['pending_dir'], name)}
+    secys = {name: {'pending': is_pending(params, name), 'rolled_back': _confirm.read_rolled_back(params['pending_dir'], name)}
              for name in params['names']}
     return {'changed': False, 'secys': secys}
 

@@ -51,8 +51,32 @@ options:
     description: The file's mode, set also when the content is unchanged.
     type: raw
     default: "0600"
+  confirm_timeout:
+    description:
+      - Commit-confirmed (docs/lockout.md), for the configuration of a daemon whose change may cut the path the
+        controller uses to reach the host (an MKA port). With a value above V(0), a change of the file first keeps
+        the file as it is, with O(confirm_units), as the pending change of O(confirm_name), and arms a host-side timer
+        (C(l2sec-rollback-<confirm_name>.timer)) that restores it and restarts O(confirm_units) (stops them, when the
+        file is new) after this many seconds, unless M(l2sec.macsec.macsec_confirm) V(commit) comes first.
+      - The timer runs the host agent that M(l2sec.macsec.macsec_agent) installs.
+    type: int
+    default: 0
+  confirm_name:
+    description: The name of the pending change (the port's macsec interface). Required with O(confirm_timeout).
+    type: str
+  confirm_units:
+    description: The systemd units that run with the file, restarted by a rollback.
+    type: list
+    elements: str
+    default: []
+  pending_dir:
+    description: Where the pending changes are kept (as with M(l2sec.macsec.macsec_secy)).
+    type: path
+    default: /run/l2sec-macsec/pending
 notes:
   - O(secrets) is C(no_log); the result holds the file only in the masked diff.
+  - With O(confirm_timeout), the file as it was (with its secrets) is kept until the commit in O(pending_dir), which is
+    under /run (never on disk), 0600 in a directory of root's only.
 seealso:
   - module: ansible.builtin.template
 """
@@ -73,6 +97,16 @@ path:
   description: The file.
   returned: always
   type: str
+pending:
+  description:
+    - With O(confirm_timeout), whether a change of O(confirm_name) waits for its confirmation (this one, or one of an
+      earlier run that nobody confirmed yet). Confirm it with M(l2sec.macsec.macsec_confirm) V(commit).
+  returned: always
+  type: bool
+rollback_timer:
+  description: The timer this call armed, when it armed one.
+  returned: when a change was armed
+  type: str
 """
 
 import os
@@ -80,6 +114,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 
@@ -108,6 +144,21 @@ def _mode(module, value):
     return None
 
 
+def confirm_of(module):
+    """The commit-confirmed settings ({timeout, name, units, pending_dir}), or None when it is off."""
+    params = module.params
+    if params['confirm_timeout'] < 0:
+        module.fail_json(msg='confirm_timeout: give the seconds before a rollback (above 0), or 0 for none, not %d'
+                         % params['confirm_timeout'], field='confirm_timeout')
+    if params['confirm_timeout'] == 0:
+        return None
+    if not params['confirm_name'] or '/' in params['confirm_name'] or params['confirm_name'] in ('.', '..'):
+        module.fail_json(msg='confirm_name: give the name of the change (the port\'s macsec interface, no /) with '
+                         'confirm_timeout', field='confirm_name')
+    return {'timeout': params['confirm_timeout'], 'name': params['confirm_name'], 'units': params['confirm_units'],
+            'pending_dir': params['pending_dir']}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -116,6 +167,10 @@ def main():
             'secrets': {'type': 'dict', 'default': {}, 'no_log': True},
             'secret_keys': {'type': 'list', 'elements': 'str', 'default': [], 'no_log': False},
             'mode': {'type': 'raw', 'default': '0600'},
+            'confirm_timeout': {'type': 'int', 'default': 0},
+            'confirm_name': {'type': 'str'},
+            'confirm_units': {'type': 'list', 'elements': 'str', 'default': []},
+            'pending_dir': {'type': 'path', 'default': _confirm.PENDING_DIR},
         },
         supports_check_mode=True,
     )
@@ -126,16 +181,26 @@ def main():
         module.fail_json(msg='content: the marker @@%s@@ has no secret: add %s to secrets' % (exc.args[0], exc.args[0]),
                          field='content')
     mode = _mode(module, module.params['mode'])
+    confirm = confirm_of(module)
     before = _files.read_bytes(path)
     before_text = None if before is None else before.decode('utf-8', errors='replace')
     changed_content = before_text != content
     changed_mode = not changed_content and _files.file_mode(path) != mode
+    result = {'changed': changed_content or changed_mode, 'path': path, 'pending': False}
+    if confirm and changed_content and not module.check_mode:
+        try:  # before the file changes: a failure here leaves the file as it was
+            result['rollback_timer'] = _confirm_files.arm(confirm['pending_dir'], confirm['name'], path, confirm['units'],
+                                                          confirm['timeout'], module.run_command)
+        except (_confirm.ConfirmError, OSError) as exc:
+            module.fail_json(msg='%s: cannot arm the rollback of this change, nothing changed: %s' % (path, exc))
     if not module.check_mode:
         if changed_content:
             _files.write_atomic(path, content.encode('utf-8'), mode)
         elif changed_mode:
             os.chmod(path, mode)
-    result = {'changed': changed_content or changed_mode, 'path': path}
+    if confirm:
+        result['pending'] = ('rollback_timer' in result
+                             or _confirm_files.read(confirm['pending_dir'], confirm['name']) is not None)
     if module._diff and changed_content:
         secret_keys = module.params['secret_keys']
         result['diff'] = {'before_header': path, 'after_header': path,

@@ -51,7 +51,8 @@ WPA_211 = dict(WPA_210, version='2.11', macsec_csindex=True, macsec_offload=True
 def test_the_filters_are_registered():
     assert mka_filter.FilterModule().filters() == {
         'macsec_mka_port': mka_filter.macsec_mka_port, 'macsec_health_port': mka_filter.macsec_health_port,
-        'macsec_mka_refusals': mka_filter.macsec_mka_refusals, 'macsec_unit_instance': mka_filter.macsec_unit_instance}
+        'macsec_mka_refusals': mka_filter.macsec_mka_refusals, 'macsec_unit_instance': mka_filter.macsec_unit_instance,
+        'macsec_mka_verdicts': mka_filter.macsec_mka_verdicts}
 
 
 @pytest.mark.parametrize('name, instance', [('eth1', 'eth1'), ('gt-ike-out', 'gt\\x2dike\\x2dout'),
@@ -277,3 +278,68 @@ def test_preflights_entry_of_debian_12s_wpa_supplicant_refuses_gcm_aes_256(tmp_p
     found = _preflight.daemon_facts(lambda argv: (0, 'wpa_supplicant v2.11\n', ''),
                                     {'wpa_supplicant': str(binary)}.get)['wpa_supplicant']
     assert mka_filter.macsec_mka_refusals([psk_port(cipher='gcm-aes-256')], found) == []
+
+
+# macsec_mka_verdicts: the controller's decision on each MKA link from the health check of every end.
+
+def plan_of(*hosts):
+    return {'hosts': {host: {'links': [entry(host)]} for host in hosts}}
+
+
+def healthy(ifname, ok=True, reasons=()):
+    return {'ports': {ifname: {'healthy': ok, 'reasons': list(reasons)}}, 'healthy': ok}
+
+
+def configs(link, pending):
+    return {'results': [{'wpa_supplicant_item': {'link': link}, 'pending': pending, 'changed': pending}]}
+
+
+def test_a_link_whose_ends_are_all_healthy_commits_its_changed_ends_only():
+    ifname = entry('node-a')['options']['macsec_ifname']
+    hostvars = {'node-a': {'wpa_supplicant_configs': configs('mka-ab', True), 'wpa_supplicant_health': healthy(ifname)},
+                'node-b': {'wpa_supplicant_configs': configs('mka-ab', False), 'wpa_supplicant_health': healthy(ifname)}}
+    verdicts = mka_filter.macsec_mka_verdicts(plan_of('node-a', 'node-b'), hostvars, ['node-a', 'node-b'])
+    assert verdicts['links']['mka-ab']['confirmed'] and verdicts['links']['mka-ab']['pending'] == ['node-a']
+    assert verdicts['commit'] == {'node-a': [ifname]} and verdicts['failed'] == {}
+
+
+def test_an_unhealthy_end_fails_every_end_of_the_link_with_its_reasons():
+    ifname = entry('node-a')['options']['macsec_ifname']
+    hostvars = {'node-a': {'wpa_supplicant_configs': configs('mka-ab', True),
+                           'wpa_supplicant_health': healthy(ifname, False, ['%s: MKA is not secured' % ifname])},
+                'node-b': {'wpa_supplicant_configs': configs('mka-ab', True),
+                           'wpa_supplicant_restarts': {'results': [{'unreachable': True}]},
+                           'wpa_supplicant_health': healthy(ifname)}}  # a check that answered, but on what?
+    verdicts = mka_filter.macsec_mka_verdicts(plan_of('node-a', 'node-b'), hostvars, ['node-a', 'node-b'])
+    link = verdicts['links']['mka-ab']
+    assert not link['confirmed'] and link['pending'] == ['node-a', 'node-b'] and link['lost'] == ['node-b']
+    assert link['reasons'] == ['%s: MKA is not secured' % ifname,
+                               'node-b could not be reached to check %s (its SSH may cross this link)' % ifname]
+    assert verdicts['commit'] == {} and verdicts['failed'] == {'node-a': ['mka-ab'], 'node-b': ['mka-ab']}
+
+
+@pytest.mark.parametrize('health, reason', [
+    ({'skipped': True}, 'node-b did not check {ifname}'),
+    (None, 'node-b did not check {ifname}'),
+    ({'failed': True, 'msg': 'pyroute2 is missing', 'ports': {}}, 'node-b did not check {ifname}: pyroute2 is missing'),
+])
+def test_an_end_that_did_not_check_its_port_fails_the_link(health, reason):
+    ifname = entry('node-a')['options']['macsec_ifname']
+    hostvars = {'node-a': {'wpa_supplicant_health': healthy(ifname)}, 'node-b': {}}
+    if health is not None:
+        hostvars['node-b']['wpa_supplicant_health'] = health
+    verdicts = mka_filter.macsec_mka_verdicts(plan_of('node-a', 'node-b'), hostvars, ['node-a', 'node-b'])
+    assert verdicts['links']['mka-ab']['reasons'] == [reason.format(ifname=ifname)]
+
+
+def test_a_healthy_link_without_a_change_has_nothing_to_commit_and_an_end_outside_the_play_is_not_asked():
+    ifname = entry('node-a')['options']['macsec_ifname']
+    hostvars = {'node-a': {'wpa_supplicant_health': healthy(ifname)}}
+    verdicts = mka_filter.macsec_mka_verdicts(plan_of('node-a', 'node-b'), hostvars, ['node-a'])
+    assert verdicts['links']['mka-ab']['ends'] == ['node-a'] and verdicts['links']['mka-ab']['confirmed']
+    assert verdicts['commit'] == {} and verdicts['failed'] == {}
+
+
+def test_a_host_without_mka_links_has_no_verdict():
+    plan = {'hosts': {'node-a': {'links': [dict(entry('node-a'), provider='kernel')]}}}
+    assert mka_filter.macsec_mka_verdicts(plan, {}, ['node-a']) == {'links': {}, 'commit': {}, 'failed': {}}

@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
@@ -324,3 +325,29 @@ def test_rollback_takes_the_secy_back_and_says_what_it_restored(host, capsys, tm
     assert [sa['an'] for sa in host.secy_of('macsec0')['tx_sas']] == [0]
     assert _confirm.read_rolled_back(pending_dir, 'macsec0')['reason'] == 'timer'
     assert '2a' * 16 not in out and KEY_A not in out
+
+
+def test_rollback_of_an_mka_port_restores_its_configuration_and_restarts_it(host, capsys, tmp_path, monkeypatch):
+    pending_dir = str(tmp_path / 'pending')
+    config = tmp_path / 'eth2.conf'
+    config.write_text('network={ mka_priority=16 }\n')
+    _confirm_files.arm(pending_dir, 'macsec0', str(config), ['l2sec-mka@eth2.service'], 60, lambda argv: (0, '', ''))
+    config.write_text('network={ mka_priority=255 }\n')
+    ran = []
+    monkeypatch.setattr(_agent, '_run', lambda argv: ran.append(argv) or (0, '', ''))
+    assert _agent.main(rollback_args(host, pending_dir)) == 0
+    assert config.read_text() == 'network={ mka_priority=16 }\n'
+    assert ran == [['systemctl', 'restart', 'l2sec-mka@eth2.service']]
+    assert capsys.readouterr().out == ('macsec0: its change was not confirmed in time: restored the previous '
+                                       'configuration (restore %s; restart l2sec-mka@eth2.service)\n' % config)
+    assert host.modifying_calls() == []  # no netlink: the daemon owns the port's SAs
+
+
+def test_a_failed_restart_of_an_mka_port_fails_the_rollback_unit(host, capsys, tmp_path, monkeypatch):
+    pending_dir = str(tmp_path / 'pending')
+    config = tmp_path / 'eth2.conf'
+    config.write_text('a\n')
+    _confirm_files.arm(pending_dir, 'macsec0', str(config), ['l2sec-mka@eth2.service'], 60, lambda argv: (0, '', ''))
+    monkeypatch.setattr(_agent, '_run', lambda argv: (1, '', 'Job for l2sec-mka@eth2.service failed.\n'))
+    assert _agent.main(rollback_args(host, pending_dir)) == 1
+    assert 'FAILED: Job for l2sec-mka@eth2.service failed.' in capsys.readouterr().out

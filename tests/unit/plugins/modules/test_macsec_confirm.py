@@ -13,6 +13,7 @@ from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
@@ -153,3 +154,29 @@ def test_a_pending_file_of_something_else_fails_the_task(capsys, kernel, paths):
         handle.write('not json')
     code, result = run_module(capsys, dict(paths, state='status', names=['macsec0']))
     assert code == 1 and 'is not a pending change of this collection' in result['msg']
+
+
+# MKA ports: their pending change is a configuration file (_confirm_files), committed and reported by name too.
+
+def arm_port(paths, fake, tmp_path):
+    config = tmp_path / 'eth2.conf'
+    config.write_text('network={}\n')
+    _confirm_files.arm(paths['pending_dir'], 'msw2', str(config), ['l2sec-mka@eth2.service'], 60, fake.systemd)
+
+
+def test_commit_of_an_mka_port_stops_its_timer_and_forgets_its_configuration(capsys, kernel, paths, tmp_path):
+    arm_port(paths, kernel, tmp_path)
+    code, result = run_module(capsys, dict(paths, state='commit', names=['msw2']))
+    assert code == 0 and result['changed'] and result['secys']['msw2']['committed']
+    assert ['systemctl', 'stop', 'l2sec-rollback-msw2.timer'] in kernel.systemd.calls
+    assert _confirm_files.read(paths['pending_dir'], 'msw2') is None
+
+
+def test_status_of_an_mka_port_reports_its_pending_change_then_its_rollback(capsys, kernel, paths, tmp_path):
+    arm_port(paths, kernel, tmp_path)
+    code, result = run_module(capsys, dict(paths, state='status', names=['msw2']))
+    assert code == 0 and result['secys']['msw2'] == {'pending': True, 'rolled_back': None}
+    _confirm_files.rollback(paths['pending_dir'], 'msw2', kernel.systemd)
+    code, result = run_module(capsys, dict(paths, state='status', names=['msw2']))
+    assert not result['secys']['msw2']['pending']
+    assert result['secys']['msw2']['rolled_back']['restored'] == 'the previous configuration'

@@ -11,11 +11,14 @@ import os
 import stat
 
 import pytest
+from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.modules import macsec_secret_file
 from ansible_collections.l2sec.macsec.plugins.modules.macsec_secret_file import filled, masked
+from ansible_collections.l2sec.macsec.tests.unit.plugins.module_utils.fake_kernel import FakeSystemd
 
 CAK = '0a1b2c3d4e5f60718293a4b5c6d7e8f9'
 CKN = 'f1e2d3c4b5a697887766554433221100'
@@ -190,3 +193,76 @@ def test_a_malformed_mode_fails_and_writes_nothing(tmp_path, capsys):
     target = tmp_path / 'port.conf'
     code, result = run_module(capsys, mode='u=rw', **module_args(target))
     assert code == 1 and result['field'] == 'mode' and not target.exists()
+
+
+# Commit-confirmed (confirm_timeout): the file of before is kept and the timer armed before the file changes.
+
+@pytest.fixture
+def systemd(monkeypatch):
+    fake = FakeSystemd()
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', lambda module, argv, **kwargs: fake(argv))
+    return fake
+
+
+def confirm_args(tmp_path, target, **overrides):
+    confirm = {'confirm_timeout': 60, 'confirm_name': 'msw2', 'confirm_units': ['l2sec-mka@eth2.service'],
+               'pending_dir': str(tmp_path / 'pending')}
+    return module_args(target, **dict(confirm, **overrides))
+
+
+def test_a_confirmed_change_arms_the_rollback_of_the_file_of_before(tmp_path, capsys, systemd):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    code, result = run_module(capsys, **confirm_args(tmp_path, target))
+    assert code == 0 and result['changed'] and result['pending']
+    assert result['rollback_timer'] == 'l2sec-rollback-msw2.timer' and len(systemd.runs()) == 1
+    assert target.read_text() == WANTED
+    _confirm_files.rollback(str(tmp_path / 'pending'), 'msw2', systemd)
+    assert target.read_text() == HAND_EDITED
+    assert systemd.calls[-1] == ['systemctl', 'restart', 'l2sec-mka@eth2.service']
+
+
+def test_an_unchanged_file_arms_nothing_but_reports_a_change_still_pending(tmp_path, capsys, systemd):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    run_module(capsys, **confirm_args(tmp_path, target))
+    code, result = run_module(capsys, **confirm_args(tmp_path, target))  # a second run before the commit
+    assert code == 0 and not result['changed'] and result['pending'] and 'rollback_timer' not in result
+    assert len(systemd.runs()) == 1
+
+
+def test_an_unchanged_file_without_a_pending_change_is_not_pending(tmp_path, capsys, systemd):
+    target = tmp_path / 'port.conf'
+    write(target, WANTED, 0o600)
+    code, result = run_module(capsys, **confirm_args(tmp_path, target))
+    assert code == 0 and not result['changed'] and not result['pending'] and systemd.calls == []
+
+
+def test_a_timer_that_cannot_be_armed_fails_and_leaves_the_file_as_it_was(tmp_path, capsys, systemd):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    systemd.run_rc = 1
+    code, result = run_module(capsys, **confirm_args(tmp_path, target))
+    assert code == 1 and 'cannot arm the rollback' in result['msg'] and 'nothing changed' in result['msg']
+    assert target.read_text() == HAND_EDITED
+
+
+def test_check_mode_with_confirm_arms_nothing(tmp_path, capsys, systemd):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    code, result = run_module(capsys, _ansible_check_mode=True, **confirm_args(tmp_path, target))
+    assert code == 0 and result['changed'] and not result['pending'] and systemd.calls == []
+    assert target.read_text() == HAND_EDITED
+
+
+@pytest.mark.parametrize('overrides, field', [
+    ({'confirm_name': None}, 'confirm_name'),
+    ({'confirm_name': '../etc'}, 'confirm_name'),
+    ({'confirm_timeout': -1}, 'confirm_timeout'),
+])
+def test_bad_confirm_settings_fail_naming_the_field_and_write_nothing(tmp_path, capsys, systemd, overrides, field):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    code, result = run_module(capsys, **confirm_args(tmp_path, target, **overrides))
+    assert code == 1 and result['field'] == field and field in result['msg']
+    assert target.read_text() == HAND_EDITED and systemd.calls == []
