@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -48,14 +47,26 @@ MODULES_LOAD = '/etc/modules-load.d/l2sec-macsec.conf'
 DEFAULT_INTERVAL = 30
 PARENT_WAIT = 60  # seconds to wait at boot for a parent NIC that udev has not brought yet
 
+# The launcher is the agent's entry point on the host, as AnsibleModule is a module's: it gives the agent the one
+# thing module_utils may not do themselves, running a command (the rollback of an MKA port restarts its unit).
 LAUNCHER_TEXT = '''#!/usr/bin/python3
-# Installed by l2sec.macsec.macsec_agent: the kernel provider's host agent (restore, persist).
+# Installed by l2sec.macsec.macsec_agent: the host agent of l2sec.macsec (restore, persist, rollback).
+import subprocess
 import sys
 
 sys.path.insert(0, %r)
 from ansible_collections.l2sec.macsec.plugins.module_utils import _agent  # noqa: E402
 
-sys.exit(_agent.main(sys.argv[1:]))
+
+def run(argv):
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 1, '', str(exc)
+    return done.returncode, done.stdout, done.stderr
+
+
+sys.exit(_agent.main(sys.argv[1:], run=run))
 ''' % INSTALL_DIR
 
 
@@ -242,22 +253,18 @@ def persist(args):
     return 1 if failed else 0
 
 
-def _run(argv):
-    """Run a command as AnsibleModule.run_command would: (rc, stdout, stderr)."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return 1, '', str(exc)
-    return done.returncode, done.stdout, done.stderr
+def _cannot_run(argv):
+    return 1, '', 'no command runner: run the agent through its launcher (%s)' % LAUNCHER
 
 
-def rollback(args):
+def rollback(args, run=_cannot_run):
     """Roll SecY `args.name` back from its unconfirmed change (the transient timer that macsec_secy or
-    macsec_secret_file armed runs this). Returns 0 when it was rolled back or nothing was pending."""
+    macsec_secret_file armed runs this). `run(argv)` returns (rc, stdout, stderr), as AnsibleModule.run_command
+    does (the launcher's). Returns 0 when it was rolled back or nothing was pending."""
     from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
     from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
     if _confirm_files.read(args.pending_dir, args.name) is not None:
-        return _rollback_port(args, _confirm_files)
+        return _rollback_port(args, _confirm_files, run)
     from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
     from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
     try:
@@ -277,10 +284,10 @@ def rollback(args):
     return 0
 
 
-def _rollback_port(args, confirm_files):
+def _rollback_port(args, confirm_files, run):
     """The rollback of an MKA port: its daemon's configuration of before, and a restart."""
     try:
-        record = confirm_files.rollback(args.pending_dir, args.name, _run, reason=args.reason)
+        record = confirm_files.rollback(args.pending_dir, args.name, run, reason=args.reason)
     except (ValueError, OSError) as exc:
         _log('%s: ROLLBACK FAILED: %s' % (args.name, exc))
         return 1
@@ -308,10 +315,11 @@ def parse_args(argv):
     return args
 
 
-def main(argv):
+def main(argv, run=_cannot_run):
+    """The agent's command line. `run(argv)`: how the launcher runs a command, (rc, stdout, stderr)."""
     args = parse_args(argv)
     if args.command == 'restore':
         return 1 if restore(args) else 0
     if args.command == 'rollback':
-        return rollback(args)
+        return rollback(args, run)
     return persist(args)

@@ -59,7 +59,7 @@ def test_units_default_to_the_registry_defaults():
 def test_the_launcher_runs_the_installed_bundle():
     assert _agent.LAUNCHER.startswith(_agent.INSTALL_DIR + '/')
     assert "sys.path.insert(0, '%s')" % _agent.INSTALL_DIR in _agent.LAUNCHER_TEXT
-    assert 'sys.exit(_agent.main(sys.argv[1:]))' in _agent.LAUNCHER_TEXT
+    assert 'sys.exit(_agent.main(sys.argv[1:], run=run))' in _agent.LAUNCHER_TEXT
     compile(_agent.LAUNCHER_TEXT, _agent.LAUNCHER, 'exec')
     assert {'_agent', '_netlink_macsec', '_pn_registry', '_secy'} <= set(_agent.BUNDLE)
 
@@ -327,15 +327,14 @@ def test_rollback_takes_the_secy_back_and_says_what_it_restored(host, capsys, tm
     assert '2a' * 16 not in out and KEY_A not in out
 
 
-def test_rollback_of_an_mka_port_restores_its_configuration_and_restarts_it(host, capsys, tmp_path, monkeypatch):
+def test_rollback_of_an_mka_port_restores_its_configuration_and_restarts_it(host, capsys, tmp_path):
     pending_dir = str(tmp_path / 'pending')
     config = tmp_path / 'eth2.conf'
     config.write_text('network={ mka_priority=16 }\n')
     _confirm_files.arm(pending_dir, 'macsec0', str(config), ['l2sec-mka@eth2.service'], 60, lambda argv: (0, '', ''))
     config.write_text('network={ mka_priority=255 }\n')
     ran = []
-    monkeypatch.setattr(_agent, '_run', lambda argv: ran.append(argv) or (0, '', ''))
-    assert _agent.main(rollback_args(host, pending_dir)) == 0
+    assert _agent.main(rollback_args(host, pending_dir), run=lambda argv: ran.append(argv) or (0, '', '')) == 0
     assert config.read_text() == 'network={ mka_priority=16 }\n'
     assert ran == [['systemctl', 'restart', 'l2sec-mka@eth2.service']]
     assert capsys.readouterr().out == ('macsec0: its change was not confirmed in time: restored the previous '
@@ -343,11 +342,33 @@ def test_rollback_of_an_mka_port_restores_its_configuration_and_restarts_it(host
     assert host.modifying_calls() == []  # no netlink: the daemon owns the port's SAs
 
 
-def test_a_failed_restart_of_an_mka_port_fails_the_rollback_unit(host, capsys, tmp_path, monkeypatch):
+def test_a_failed_restart_of_an_mka_port_fails_the_rollback_unit(host, capsys, tmp_path):
     pending_dir = str(tmp_path / 'pending')
     config = tmp_path / 'eth2.conf'
     config.write_text('a\n')
     _confirm_files.arm(pending_dir, 'macsec0', str(config), ['l2sec-mka@eth2.service'], 60, lambda argv: (0, '', ''))
-    monkeypatch.setattr(_agent, '_run', lambda argv: (1, '', 'Job for l2sec-mka@eth2.service failed.\n'))
-    assert _agent.main(rollback_args(host, pending_dir)) == 1
+
+    def failing(argv):
+        return 1, '', 'Job for %s failed.\n' % argv[-1]
+
+    assert _agent.main(rollback_args(host, pending_dir), run=failing) == 1
     assert 'FAILED: Job for l2sec-mka@eth2.service failed.' in capsys.readouterr().out
+
+
+def test_the_launcher_runs_commands_for_the_agent(tmp_path):
+    # The launcher's run() (module_utils may not spawn): exec its text with the agent stubbed, and run `true`.
+    namespace = {}
+    text = _agent.LAUNCHER_TEXT.replace('sys.exit(_agent.main(sys.argv[1:], run=run))', '')
+    exec(compile(text, _agent.LAUNCHER, 'exec'), namespace)  # pylint: disable=exec-used
+    assert namespace['run'](['true']) == (0, '', '')
+    rc, dummy, err = namespace['run']([str(tmp_path / 'no-such-command')])
+    assert rc == 1 and 'no-such-command' in err
+
+
+def test_without_the_launcher_the_rollback_of_a_port_says_what_is_missing(host, capsys, tmp_path):
+    pending_dir = str(tmp_path / 'pending')
+    config = tmp_path / 'eth2.conf'
+    config.write_text('a\n')
+    _confirm_files.arm(pending_dir, 'macsec0', str(config), ['l2sec-mka@eth2.service'], 60, lambda argv: (0, '', ''))
+    assert _agent.main(rollback_args(host, pending_dir)) == 1
+    assert 'no command runner' in capsys.readouterr().out
