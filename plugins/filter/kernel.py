@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
+from ansible_collections.l2sec.macsec.plugins.plugin_utils import _registered
 
 # The generation picks the AN: a new generation is installed beside the old one (another AN) and the old SAs are
 # removed after it, so a generation bump never replaces a key in place.
@@ -79,19 +80,6 @@ def _kernel_links(plan, host):
             if entry.get('provider') == 'kernel']
 
 
-def _var(hostvars, host, name):
-    try:
-        value = hostvars[host].get(name) if host in hostvars else None
-    except (KeyError, TypeError):
-        value = None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _unreachable(result):
-    return bool(result.get('unreachable')) or any(
-        isinstance(item, Mapping) and item.get('unreachable') for item in result.get('results') or ())
-
-
 def _link_name_of(item):
     """The link of one loop item: the kernel role's converge loop (loop_var kernel_link_name), or its async_status
     loop over those results (loop_var kernel_job)."""
@@ -135,10 +123,10 @@ def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=Non
     links = {}
     registers = [register] if isinstance(register, str) else list(register)
     for host in hosts:
-        results = [_var(hostvars, host, name) for name in registers]
+        results = [_registered.registered(hostvars, host, name) for name in registers]
         pending = {_link_name_of(item) for result in results for item in result.get('results') or ()
                    if isinstance(item, Mapping) and item.get('pending')}
-        lost = any(_unreachable(result) for result in results)
+        lost = any(_registered.lost(result) for result in results)
         for entry in _kernel_links(plan, host):
             if only is not None and entry['name'] not in only:
                 continue  # another batch's link
@@ -171,7 +159,7 @@ def _peer_hosts(plan, host, link_name):
 def _end_reasons(plan, link_name, link, host, result, timeout):
     if not result or result.get('skipped'):
         return ['%s did not probe' % host]
-    if _unreachable(result):
+    if _registered.lost(result):
         return ['%s could not be reached to probe (its SSH may cross this link)' % host]
     if result.get('failed'):
         return ['%s: the probe failed: %s' % (host, result.get('msg'))]
@@ -211,7 +199,7 @@ def macsec_confirm_verdicts(confirm_plan, plan, hostvars, register='kernel_probe
                 verdicts['commit'].setdefault(host, []).append(link['ifname'])
             continue
         for host in link['ends']:
-            reasons.extend(_end_reasons(plan, name, link, host, _var(hostvars, host, register), timeout))
+            reasons.extend(_end_reasons(plan, name, link, host, _registered.registered(hostvars, host, register), timeout))
         verdicts['links'][name] = {'confirmed': not reasons, 'reasons': reasons, 'ends': link['ends']}
         for host in link['ends']:
             if not reasons:

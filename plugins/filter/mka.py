@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
+from ansible_collections.l2sec.macsec.plugins.plugin_utils import _registered
 
 DAEMON_OF_ROLE = {'supplicant': 'wpa_supplicant', 'authenticator': 'hostapd'}
 
@@ -111,19 +112,6 @@ def macsec_unit_instance(name):
     return ''.join(escaped)
 
 
-def _registered(hostvars, host, name):
-    try:
-        value = hostvars[host].get(name) if host in hostvars else None
-    except (KeyError, TypeError):
-        value = None
-    return value if isinstance(value, Mapping) else {}
-
-
-def _lost(result):
-    return bool(result.get('unreachable')) or any(
-        isinstance(item, Mapping) and item.get('unreachable') for item in result.get('results') or ())
-
-
 def _pending_links(configs):
     """The links whose port configuration waits for a confirmation, from the wpa_supplicant role's config loop."""
     return {item['wpa_supplicant_item']['link'] for item in configs.get('results') or ()
@@ -153,9 +141,10 @@ def macsec_mka_verdicts(plan, hostvars, hosts, configs='wpa_supplicant_configs',
     fails, after its changed or lost ends rolled back."""
     links = {}
     for host in hosts:
-        pending = _pending_links(_registered(hostvars, host, configs))
-        checked = _registered(hostvars, host, health)
-        lost = _lost(checked) or any(_lost(_registered(hostvars, host, name)) for name in reached)
+        pending = _pending_links(_registered.registered(hostvars, host, configs))
+        checked = _registered.registered(hostvars, host, health)
+        lost = _registered.lost(checked) or any(_registered.lost(_registered.registered(hostvars, host, name))
+                                                for name in reached)
         for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
             if entry.get('provider') != 'wpa_supplicant':
                 continue

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) l2sec.macsec contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the roles' filters read of other hosts' registered results (controller side only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def registered(hostvars, host, name):
+    """The result `host` registered as `name`, or {} when it has none (a skipped play, a host left out)."""
+    try:
+        value = hostvars[host].get(name) if host in hostvars else None
+    except (KeyError, TypeError):
+        value = None
+    return value if isinstance(value, Mapping) else {}
+
+
+def lost(result):
+    """Whether the controller could not reach the host in that task (in any item of a loop)."""
+    return bool(result.get('unreachable')) or any(
+        isinstance(item, Mapping) and item.get('unreachable') for item in result.get('results') or ())
