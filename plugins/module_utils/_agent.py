@@ -264,7 +264,13 @@ def rollback(args, run=_cannot_run):
     from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
     from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
     if _confirm_files.read(args.pending_dir, args.name) is not None:
-        return _rollback_port(args, _confirm_files, run)
+        # An MKA port: its daemon's configuration of before, and a restart (no netlink, no pyroute2).
+        try:
+            record = _confirm_files.rollback(args.pending_dir, args.name, run, reason=args.reason)
+        except (ValueError, OSError) as exc:
+            return _rollback_failed(args.name, exc)
+        _report_rollback(args.name, record)
+        return 1 if record and any('FAILED' in change for change in record['changes']) else 0
     from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
     from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
     try:
@@ -274,29 +280,22 @@ def rollback(args, run=_cannot_run):
                 record = _confirm.rollback(args.pending_dir, args.name, ipr, genl, registry, _no_key_id,
                                            reason=args.reason)
     except (_confirm.ConfirmError, _secy.SecyError, nl.MacsecError, nl.NetlinkError, ValueError, OSError) as exc:
-        _log('%s: ROLLBACK FAILED: %s' % (args.name, exc))
-        return 1
-    if record is None:
-        _log('%s: no unconfirmed change to roll back' % args.name)
-    else:
-        _log('%s: its change was not confirmed in time: restored %s (%s)' % (
-            args.name, record['restored'], '; '.join(record['changes']) or 'nothing to change'))
+        return _rollback_failed(args.name, exc)
+    _report_rollback(args.name, record)
     return 0
 
 
-def _rollback_port(args, confirm_files, run):
-    """The rollback of an MKA port: its daemon's configuration of before, and a restart."""
-    try:
-        record = confirm_files.rollback(args.pending_dir, args.name, run, reason=args.reason)
-    except (ValueError, OSError) as exc:
-        _log('%s: ROLLBACK FAILED: %s' % (args.name, exc))
-        return 1
+def _rollback_failed(name, exc):
+    _log('%s: ROLLBACK FAILED: %s' % (name, exc))
+    return 1
+
+
+def _report_rollback(name, record):
     if record is None:
-        _log('%s: no unconfirmed change to roll back' % args.name)
-        return 0
-    _log('%s: its change was not confirmed in time: restored %s (%s)' % (
-        args.name, record['restored'], '; '.join(record['changes'])))
-    return 1 if any('FAILED' in change for change in record['changes']) else 0
+        _log('%s: no unconfirmed change to roll back' % name)
+    else:
+        _log('%s: its change was not confirmed in time: restored %s (%s)' % (
+            name, record['restored'], '; '.join(record['changes']) or 'nothing to change'))
 
 
 def parse_args(argv):

@@ -202,8 +202,8 @@ def arm(pending_dir, spec, current, timeout, run, state_dir=None, pn_registry=No
     the RX counters the probe counts from, and arm the timer that rolls it back in `timeout` seconds. `state_dir`:
     where commit writes the boot state (None: no boot state). Returns the timer's unit name."""
     name = spec['name']
-    _files.ensure_directory(pending_dir, PENDING_DIR_MODE)
-    # Under the lock: a timer of an earlier change that fires now must not roll back half of this one's files.
+    # Under the lock (which makes the directory): a timer of an earlier change that fires now must not roll back
+    # half of this one's files.
     with Lock(pending_dir, name):
         earlier = _files.read_bytes(pending_path(pending_dir, name))
         previous = previous_record(current)
@@ -215,38 +215,40 @@ def arm(pending_dir, spec, current, timeout, run, state_dir=None, pn_registry=No
         data = {'version': PENDING_VERSION, 'secy': _secy.spec_to_params(spec), 'armed': int(time.time()),
                 'timeout': timeout, 'previous': previous, 'baseline': baseline(spec, current),
                 'state_dir': state_dir}
-        text = json.dumps(data, indent=1, sort_keys=True) + '\n'
-        _files.write_atomic(pending_path(pending_dir, name), text.encode('utf-8'), PENDING_FILE_MODE)
-        try:
-            os.unlink(rolled_back_path(pending_dir, name))
-        except FileNotFoundError:
-            pass
-        try:
-            timer = start_timer(pending_dir, name, timeout, run, agent,
-                                ['--pn-registry', pn_registry] if pn_registry else [])
-        except BaseException:
-            # run_command may also end the module (fail_json) when systemd-run cannot start.
-            forget_new_change(pending_dir, name, earlier)
-            raise
-    return timer
+        return keep_and_arm(pending_dir, name, data, earlier, timeout, run, agent,
+                            ['--pn-registry', pn_registry] if pn_registry else [])
 
 
-def start_timer(pending_dir, name, timeout, run, agent=AGENT, options=()):
-    """Arm the transient timer that runs the host agent's `rollback` of `name` in `timeout` seconds, in place of a
-    timer of an earlier change that nobody confirmed. Returns the timer's unit name; raises ConfirmError."""
+def keep_and_arm(pending_dir, name, data, earlier, timeout, run, agent=AGENT, options=()):
+    """Under the lock of `name`: keep `data` as its pending change (in place of `earlier`, the bytes of the one
+    before, or None), forget its last rollback, and arm the transient timer that runs the host agent's `rollback`
+    of `name` in `timeout` seconds, in place of a timer of an earlier change that nobody confirmed. Without a timer
+    the new change goes again. Returns the timer's unit name; raises ConfirmError."""
+    text = json.dumps(data, indent=1, sort_keys=True) + '\n'
+    _files.write_atomic(pending_path(pending_dir, name), text.encode('utf-8'), PENDING_FILE_MODE)
+    try:
+        os.unlink(rolled_back_path(pending_dir, name))
+    except FileNotFoundError:
+        pass
     disarm(name, run)
     unit = unit_name(name)
     argv = (['systemd-run', '--unit=' + unit, '--on-active=%ds' % timeout, '--timer-property=AccuracySec=1s',
              '--description=l2sec.macsec: roll %s back unless its change is confirmed' % name,
              '/usr/bin/python3', agent, 'rollback', '--reason', 'timer', '--pending-dir', pending_dir]
             + list(options) + [name])
-    rc, dummy, err = run(argv)
+    try:
+        rc, dummy, err = run(argv)
+    except BaseException:
+        # run_command may also end the module (fail_json) when systemd-run cannot start.
+        _forget_new_change(pending_dir, name, earlier)
+        raise
     if rc != 0:
+        _forget_new_change(pending_dir, name, earlier)
         raise ConfirmError('%s: cannot arm the rollback timer (systemd-run): %s' % (name, err.strip()))
     return unit + '.timer'
 
 
-def forget_new_change(pending_dir, name, earlier):
+def _forget_new_change(pending_dir, name, earlier):
     """No pending change without a timer for it: the new one goes. An earlier change that was still pending keeps
     its record (its own timer is stopped: the kernel still holds it, and `rollback NAME` or a commit needs it)."""
     if earlier is None:
@@ -323,10 +325,16 @@ def rollback(pending_dir, name, ipr, genl, registry, default_key_id, reason='tim
             changes = _secy.remove(name, ipr, genl, registry, tunnel=tunnel)['changes']
         else:
             changes = _secy.converge(target, ipr, genl, registry)['changes']
-        record = {'at': int(time.time()), 'reason': reason, 'restored': restored, 'changes': changes}
-        _files.write_atomic(rolled_back_path(pending_dir, name), json.dumps(record).encode('utf-8'),
-                            PENDING_FILE_MODE)
-        os.unlink(pending_path(pending_dir, name))
+        record = finish_rollback(pending_dir, name, reason, restored, changes)
+    return record
+
+
+def finish_rollback(pending_dir, name, reason, restored, changes):
+    """Under the lock of `name`: keep the record of its rollback (what `status` and a late commit report) in place
+    of its pending change. Returns the record."""
+    record = {'at': int(time.time()), 'reason': reason, 'restored': restored, 'changes': changes}
+    _files.write_atomic(rolled_back_path(pending_dir, name), json.dumps(record).encode('utf-8'), PENDING_FILE_MODE)
+    os.unlink(pending_path(pending_dir, name))
     return record
 
 

@@ -64,8 +64,7 @@ def arm(pending_dir, name, path, units, timeout, run, agent=_confirm.AGENT):
     `name`, and arm the timer that rolls it back in `timeout` seconds. A change of the port that is still pending
     keeps what it kept: a rollback goes back to the state before the first change that nobody confirmed.
     `run(argv)` returns (rc, stdout, stderr). Returns the timer's unit name; raises ConfirmError."""
-    _files.ensure_directory(pending_dir, _confirm.PENDING_DIR_MODE)
-    with _confirm.Lock(pending_dir, name):
+    with _confirm.Lock(pending_dir, name):  # which makes the pending directory
         record_path = _confirm.pending_path(pending_dir, name)
         earlier = _files.read_bytes(record_path)
         record = read(pending_dir, name)
@@ -77,18 +76,7 @@ def arm(pending_dir, name, path, units, timeout, run, agent=_confirm.AGENT):
         record['files'].setdefault(path, _kept(path))
         record['units'] = sorted(set(record['units']) | set(units))
         record.update(armed=int(time.time()), timeout=timeout)
-        _files.write_atomic(record_path, (json.dumps(record, indent=1, sort_keys=True) + '\n').encode('utf-8'),
-                            _confirm.PENDING_FILE_MODE)
-        try:
-            os.unlink(_confirm.rolled_back_path(pending_dir, name))
-        except FileNotFoundError:
-            pass
-        try:
-            return _confirm.start_timer(pending_dir, name, timeout, run, agent)
-        except BaseException:
-            # run_command may also end the module (fail_json) when systemd-run cannot start.
-            _confirm.forget_new_change(pending_dir, name, earlier)
-            raise
+        return _confirm.keep_and_arm(pending_dir, name, record, earlier, timeout, run, agent)
 
 
 def commit(pending_dir, name, run, check_mode=False):
@@ -131,10 +119,5 @@ def rollback(pending_dir, name, run, reason='timer'):
             argv = ['systemctl', 'disable', '--now', unit] if new else ['systemctl', 'restart', unit]
             rc, dummy, err = run(argv)
             changes.append(' '.join(argv[1:]) + ('' if rc == 0 else ' FAILED: %s' % err.strip()))
-        rolled_back = {'at': int(time.time()), 'reason': reason, 'changes': changes,
-                       'restored': 'nothing: the port did not exist before the change' if new
-                       else 'the previous configuration'}
-        _files.write_atomic(_confirm.rolled_back_path(pending_dir, name), json.dumps(rolled_back).encode('utf-8'),
-                            _confirm.PENDING_FILE_MODE)
-        os.unlink(_confirm.pending_path(pending_dir, name))
-    return rolled_back
+        restored = 'nothing: the port did not exist before the change' if new else 'the previous configuration'
+        return _confirm.finish_rollback(pending_dir, name, reason, restored, changes)
