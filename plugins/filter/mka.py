@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 from ansible_collections.l2sec.macsec.plugins.module_utils import _topology
 from ansible_collections.l2sec.macsec.plugins.plugin_utils import _registered
+from ansible_collections.l2sec.macsec.plugins.plugin_utils import _verdicts
 
 DAEMON_OF_ROLE = {'supplicant': 'wpa_supplicant', 'authenticator': 'hostapd'}
 
@@ -139,34 +140,17 @@ def macsec_mka_verdicts(plan, hostvars, hosts, configs='wpa_supplicant_configs',
     Returns {links: {name: {confirmed, reasons, ends, pending, lost, ifname}}, commit: {host: [ifnames]}, failed:
     {host: [link names]}}: a changed end of a confirmed link commits; every end of a link that is not confirmed
     fails, after its changed or lost ends rolled back."""
-    links = {}
+    ends = []
     for host in hosts:
         pending = _pending_links(_registered.registered(hostvars, host, configs))
-        checked = _registered.registered(hostvars, host, health)
-        lost = _registered.lost(checked) or any(_registered.lost(_registered.registered(hostvars, host, name))
-                                                for name in reached)
+        checked, lost = _registered.checked(hostvars, host, health, reached)
         for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
             if entry.get('provider') != 'wpa_supplicant':
                 continue
             ifname = entry['options']['macsec_ifname']
-            link = links.setdefault(entry['name'], {'ifname': ifname, 'ends': [], 'pending': [], 'lost': [],
-                                                    'reasons': []})
-            link['ends'].append(host)
-            if entry['name'] in pending:
-                link['pending'].append(host)
-            if lost:
-                link['lost'].append(host)
-            link['reasons'].extend(_end_reasons(host, ifname, checked, lost))
-    verdicts = {'links': {}, 'commit': {}, 'failed': {}}
-    for name, link in sorted(links.items()):
-        link['confirmed'] = not link['reasons']
-        verdicts['links'][name] = link
-        for host in link['ends']:
-            if not link['confirmed']:
-                verdicts['failed'].setdefault(host, []).append(name)
-            elif host in link['pending']:
-                verdicts['commit'].setdefault(host, []).append(link['ifname'])
-    return verdicts
+            ends.append(_verdicts.End(entry['name'], host, ifname, entry['name'] in pending, lost,
+                                      _end_reasons(host, ifname, checked, lost)))
+    return _verdicts.decide(ends, ifname=lambda end: end.change)
 
 
 class FilterModule:

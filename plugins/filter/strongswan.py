@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The strongSwan layering's filter: one host's part of a link with `ipsec` → its swanctl connections.
+"""The strongSwan layering's filters: one host's part of a link with `ipsec` → its swanctl connections; the ends'
+IKE health checks → the verdict of commit-confirmed swanctl files (docs/lockout.md).
 
 strongSwan has no MACsec code: it runs IKEv2 and ESP beside MACsec, never configures it. Per peer of the end, one
 IKE connection with one transport-mode CHILD_SA:
@@ -18,6 +19,8 @@ import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.l2sec.macsec.plugins.plugin_utils import _registered
+from ansible_collections.l2sec.macsec.plugins.plugin_utils import _verdicts
 
 CONNECTION_PREFIX = 'l2sec-'
 _UNSAFE = re.compile(r'[^A-Za-z0-9_-]')  # swanctl section names: no dots (they separate levels), no spaces
@@ -69,6 +72,7 @@ def macsec_ipsec_connections(entry):
             'name': _connection_name(entry['name'], peer),
             'link': entry['name'],
             'peer': peer['host'],
+            'provider': entry.get('provider'),
             'layering': layering,
             'auth': ipsec['auth'],
             'rekey_time': ipsec['rekey_time'],
@@ -76,14 +80,80 @@ def macsec_ipsec_connections(entry):
             'dpd_delay': ipsec['dpd_delay'],
             # The first end of the link initiates at rollout (roles/strongswan/tasks/up.yml); both ends trap.
             'initiator': end['index'] < peer['index'],
+            # What the confirmation pings across the link (both layerings carry it in ESP). Without addresses
+            # only MKA's own frames cross a macsec_over_ipsec link (tasks/main.yml refuses the kernel provider so).
+            'probe': _without_prefix(peer['address']) if peer.get('address') else None,
         }
         connection.update(_endpoints(layering, end, peer))
         connections.append(connection)
     return connections
 
 
+def macsec_ike_health_connections(connections):
+    """What l2sec.macsec.macsec_ike_health checks of connections of macsec_ipsec_connections: each one's name, and
+    the peer's address on the link that it pings."""
+    return [{'name': conn['name'], 'peer': conn.get('probe')} for conn in connections or ()]
+
+
+def _pending_links(files):
+    """The links whose swanctl file waits for a confirmation, from the role's loop that writes them."""
+    return {item.get('strongswan_link') for item in files.get('results') or ()
+            if isinstance(item, Mapping) and item.get('pending')}
+
+
+def macsec_ike_changed_links(hostvars, hosts, files='strongswan_files'):
+    """The links whose swanctl file changed its content at some end among `hosts` in this run (registered as
+    `files`; a new mode alone changes nothing strongSwan reads): the links the strongswan role makes take effect
+    and confirms."""
+    links = set()
+    for host in hosts:
+        for item in _registered.registered(hostvars, host, files).get('results') or ():
+            if isinstance(item, Mapping) and item.get('content_changed') and item.get('strongswan_link'):
+                links.add(item['strongswan_link'])
+    return sorted(links)
+
+
+def _end_reasons(host, link, connections, health, lost):
+    if lost:
+        return ['%s could not be reached to check the IKE connections of %s (its SSH may cross this link)'
+                % (host, link)]
+    if not health or health.get('skipped'):
+        return ['%s did not check the IKE connections of %s' % (host, link)]
+    reports = health.get('connections') or {}
+    reasons = []
+    for name in connections:
+        report = reports.get(name)
+        if not isinstance(report, Mapping):
+            reasons.append('%s did not check %s: %s' % (host, name, health.get('msg') or 'no result for it'))
+        elif not report.get('healthy'):
+            reasons.extend('%s: %s' % (host, reason) for reason in report.get('reasons') or ['%s is not healthy' % name])
+    return reasons
+
+
+def macsec_ike_verdicts(plan, hostvars, hosts, links, files='strongswan_files', health='strongswan_health',
+                        reached=('strongswan_terminates', 'strongswan_terminate_jobs')):
+    """The verdict on each of `links` (those whose swanctl file changed at some end) with an end in `hosts`, from
+    the IKE health check of its ends (registered as `health`): confirmed when every connection at every end in the
+    play carries ESP both ways. An end counts as changed when its file is pending (registered as `files`), and as
+    lost when the controller could not reach it (in the tasks registered as `reached`, or in the health check).
+    Returns what plugin_utils._verdicts.decide() does; the change to commit is `ike-LINK`."""
+    ends = []
+    for host in hosts:
+        pending = _pending_links(_registered.registered(hostvars, host, files))
+        checked, lost = _registered.checked(hostvars, host, health, reached)
+        for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
+            if entry.get('name') not in links or not (entry.get('options') or {}).get('ipsec'):
+                continue
+            names = [conn['name'] for conn in macsec_ipsec_connections(entry)]
+            ends.append(_verdicts.End(entry['name'], host, 'ike-' + entry['name'], entry['name'] in pending, lost,
+                                      _end_reasons(host, entry['name'], names, checked, lost)))
+    return _verdicts.decide(ends)
+
+
 class FilterModule:
     """The strongSwan layering's filters of l2sec.macsec."""
 
     def filters(self):
-        return {'macsec_ipsec_connections': macsec_ipsec_connections}
+        return {'macsec_ipsec_connections': macsec_ipsec_connections, 'macsec_ike_verdicts': macsec_ike_verdicts,
+                'macsec_ike_health_connections': macsec_ike_health_connections,
+                'macsec_ike_changed_links': macsec_ike_changed_links}

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -48,6 +50,29 @@ def macsec_parent_nics(macsec_links, host):
     return nics
 
 
+def _normal_address(text):
+    """An address as ipaddress writes it (so 2001:DB8::1 and 2001:db8:0::1 are one), or the text as it is."""
+    text = str(text).strip().strip('[]')
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text.lower()
+
+
+# A jump host in ssh's arguments: -J host, -oProxyJump=..., -o ProxyCommand=... (ssh's options are case-blind).
+_PROXY = re.compile(r'(^|\s)-J\s*\S|proxy(jump|command)', re.IGNORECASE)
+
+
+def macsec_ssh_may_cross(ssh_host, addresses, ssh_args=''):
+    """Whether the controller's SSH to a host may cross one of the host's links: the host is reached at one of the
+    links' `addresses` (with or without prefix length), or through a jump host (-J, ProxyJump or ProxyCommand in
+    `ssh_args`), which may be a peer across the link. The roles then run what may cut the link detached."""
+    if not isinstance(addresses, (list, tuple)):
+        raise AnsibleFilterError('macsec_ssh_may_cross: give the addresses as a list, not %r' % (addresses,))
+    own = {_normal_address(str(address).split('/', 1)[0]) for address in addresses if address}
+    return _normal_address(ssh_host) in own or bool(_PROXY.search(str(ssh_args or '')))
+
+
 class FilterModule:
     """The topology filters of l2sec.macsec."""
 
@@ -56,4 +81,5 @@ class FilterModule:
             'macsec_validate': macsec_validate,
             'macsec_host_parts': macsec_host_parts,
             'macsec_parent_nics': macsec_parent_nics,
+            'macsec_ssh_may_cross': macsec_ssh_may_cross,
         }

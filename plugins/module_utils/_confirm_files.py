@@ -3,11 +3,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Commit-confirmed changes of a daemon's configuration: the MKA ports (docs/lockout.md).
+"""Commit-confirmed changes of a daemon's configuration: the MKA ports and the swanctl files of strongSwan's links
+(docs/lockout.md).
 
 wpa_supplicant owns the SAs of an MKA port, so what a rollback restores is the configuration the daemon ran with
-before, and a restart of its unit. The steps mirror _confirm's for kernel SecYs, with the same pending directory,
-lock, timer unit (`l2sec-rollback-<port>`) and rollback record:
+before, and a restart of its unit. strongSwan's charon keeps running (it may carry other connections): a link's
+rollback restores its swanctl file, loads the files, ends the link's IKE SAs and initiates again (the `ike` part of
+the record; IKE makes new ESP keys for every CHILD_SA, so no key is installed again either). The steps mirror
+_confirm's for kernel SecYs, with the same pending directory, lock, timer unit (`l2sec-rollback-<port>`) and
+rollback record:
 
 1. `arm()` (macsec_secret_file with confirm_timeout), before the new file is written: the pending record of the
    port keeps the file as it is (or that it did not exist) and the units to restart, and a transient timer is
@@ -59,9 +63,10 @@ def _kept(path):
     return {'previous': base64.b64encode(data).decode('ascii'), 'mode': _files.file_mode(path)}
 
 
-def arm(pending_dir, name, path, units, timeout, run, agent=_confirm.AGENT):
-    """Before `path` changes: keep it as it is, with the `units` a rollback restarts, as the pending change of port
-    `name`, and arm the timer that rolls it back in `timeout` seconds. A change of the port that is still pending
+def arm(pending_dir, name, path, units, timeout, run, agent=_confirm.AGENT, ike=None):
+    """Before `path` changes: keep it as it is, with the `units` a rollback restarts (or the IKE connections `ike`
+    {connections, initiate} it loads again), as the pending change `name` (a port, or `ike-LINK`), and arm the timer
+    that rolls it back in `timeout` seconds. A change of the port that is still pending
     keeps what it kept: a rollback goes back to the state before the first change that nobody confirmed.
     `run(argv)` returns (rc, stdout, stderr). Returns the timer's unit name; raises ConfirmError."""
     with _confirm.Lock(pending_dir, name):  # which makes the pending directory
@@ -75,6 +80,10 @@ def arm(pending_dir, name, path, units, timeout, run, agent=_confirm.AGENT):
         record = record or {'version': _confirm.PENDING_VERSION, 'kind': KIND, 'files': {}, 'units': []}
         record['files'].setdefault(path, _kept(path))
         record['units'] = sorted(set(record['units']) | set(units))
+        if ike:
+            kept_ike = record.setdefault('ike', {'connections': [], 'initiate': []})
+            for key in ('connections', 'initiate'):
+                kept_ike[key] = sorted(set(kept_ike[key]) | set(ike.get(key) or ()))
         record.update(armed=int(time.time()), timeout=timeout)
         return _confirm.keep_and_arm(pending_dir, name, record, earlier, timeout, run, agent)
 
@@ -106,6 +115,29 @@ def _restore(path, kept):
     return 'restore %s' % path
 
 
+def _swanctl_error(err):
+    """What swanctl said went wrong: its last line, without the lines of the plugins it could not load (Debian's
+    swanctl prints one for each plugin its build does not have, on every call)."""
+    lines = [line.strip() for line in (err or '').splitlines()
+             if line.strip() and not (line.startswith('plugin ') and 'failed to load' in line)]
+    return lines[-1] if lines else ''
+
+
+def _reload_ike(ike, new, run):
+    """strongSwan after its files were restored: load them (charon keeps running: it may carry other connections),
+    end the IKE SAs that the change made, and initiate again from the end that initiates (the other end's traps
+    bring the SA up at the first packet too). Returns what it did."""
+    def step(argv, failed='FAILED'):
+        rc, dummy, err = run(argv)
+        return ' '.join(argv) + ('' if rc == 0 else ' %s: %s' % (failed, _swanctl_error(err) or 'rc %d' % rc))
+    done = [step(['swanctl', '--load-all', '--noprompt'])]
+    done += [step(['swanctl', '--terminate', '--ike', conn, '--force', '--timeout', '5'], failed='(none)')
+             for conn in ike['connections']]
+    if not new:
+        done += [step(['swanctl', '--initiate', '--child', conn, '--timeout', '20']) for conn in ike['initiate']]
+    return done
+
+
 def rollback(pending_dir, name, run, reason='timer'):
     """Take port `name` back to the configuration it had before its pending change, restart (or, when the port is
     new, stop) its units, and drop the change. Returns the rollback's record, or None when nothing was pending."""
@@ -119,5 +151,7 @@ def rollback(pending_dir, name, run, reason='timer'):
             argv = ['systemctl', 'disable', '--now', unit] if new else ['systemctl', 'restart', unit]
             rc, dummy, err = run(argv)
             changes.append(' '.join(argv[1:]) + ('' if rc == 0 else ' FAILED: %s' % err.strip()))
-        restored = 'nothing: the port did not exist before the change' if new else 'the previous configuration'
+        if record.get('ike'):
+            changes.extend(_reload_ike(record['ike'], new, run))
+        restored = 'nothing: it did not exist before the change' if new else 'the previous configuration'
         return _confirm.finish_rollback(pending_dir, name, reason, restored, changes)

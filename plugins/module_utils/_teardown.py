@@ -39,9 +39,11 @@ UNIT_PATTERNS = ('l2sec-macsec*', 'l2sec-mka@*', 'l2sec-hostapd@*', 'l2sec-ike-u
                  ROLLBACK_PATTERN)
 # The strict parents' nftables table (role l2sec.macsec.guard); its unit deletes it when it stops.
 NFT_TABLE = ('netdev', 'l2sec_macsec')
-# Below the swanctl directory: the role's connections, its pre-shared keys, and links to the PKI's key and CRL.
-SWANCTL_FILES = ('conf.d/l2sec-macsec.conf', 'conf.d/l2sec-macsec-secrets.conf', 'private/l2sec-macsec.pem',
-                 'x509crl/l2sec-macsec.pem')
+# Below the swanctl directory: the role's files of connections and pre-shared keys (one per link, conf.d/
+# l2sec-macsec-LINK.conf; one for all links before 0.1.0's commit-confirmed strongSwan, conf.d/l2sec-macsec.conf and
+# conf.d/l2sec-macsec-secrets.conf), and links to the PKI's key and CRL.
+SWANCTL_CONFIGS = 'conf.d/l2sec-macsec*.conf'
+SWANCTL_FILES = ('private/l2sec-macsec.pem', 'x509crl/l2sec-macsec.pem')
 # Below FreeRADIUS's directory: the role's module, virtual server and their links, its credentials directory.
 FREERADIUS_FILES = ('mods-enabled/l2sec_eap', 'sites-enabled/l2sec-macsec', 'mods-available/l2sec_eap',
                     'sites-available/l2sec-macsec', 'l2sec-macsec')
@@ -104,15 +106,18 @@ def _has_nft_table(run, paths):
 
 def find(run, paths, secys):
     """What of the collection is on the host. `secys` is [(name, parent, tunnel or None)] of the boot states."""
-    swanctl_conf = os.path.join(paths.swanctl_dir, SWANCTL_FILES[0])
+    swanctl_configs = sorted(os.path.relpath(path, paths.swanctl_dir)
+                             for path in glob.glob(os.path.join(paths.swanctl_dir, SWANCTL_CONFIGS)))
     units = _loaded_units(run)
     return {
         'units': units,
         # Read after the units would stop: the strict parent unit's stop deletes the table.
         'nft_table': STRICT_PARENT_UNIT not in units and _has_nft_table(run, paths),
         'unit_files': [name for name in UNIT_FILES if _exists(os.path.join(paths.unit_dir, name))],
-        'ike_connections': _swanctl_connections(swanctl_conf),
-        'swanctl_files': [name for name in SWANCTL_FILES if _exists(os.path.join(paths.swanctl_dir, name))],
+        'ike_connections': [name for config in swanctl_configs
+                            for name in _swanctl_connections(os.path.join(paths.swanctl_dir, config))],
+        'swanctl_files': swanctl_configs
+        + [name for name in SWANCTL_FILES if _exists(os.path.join(paths.swanctl_dir, name))],
         'freeradius_files': [name for name in FREERADIUS_FILES if _exists(os.path.join(paths.freeradius_dir, name))],
         'secys': list(secys),
         'parents': _parents.load(paths.parents_file),

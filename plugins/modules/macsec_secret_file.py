@@ -62,13 +62,32 @@ options:
     type: int
     default: 0
   confirm_name:
-    description: The name of the pending change (the port's macsec interface). Required with O(confirm_timeout).
+    description:
+      - The name of the pending change (the port's macsec interface, or C(ike-LINK) for a link's swanctl file).
+        Required with O(confirm_timeout).
     type: str
   confirm_units:
     description: The systemd units that run with the file, restarted by a rollback.
     type: list
     elements: str
     default: []
+  confirm_ike:
+    description:
+      - For a strongSwan configuration (swanctl files, one per link), the IKE connections the file holds. Instead of
+        restarting units, a rollback loads the restored files (C(swanctl --load-all)), ends the IKE SAs of
+        O(confirm_ike.connections) and initiates O(confirm_ike.initiate) again; charon keeps running.
+    type: dict
+    suboptions:
+      connections:
+        description: The connections of the file, whose IKE SAs a rollback ends.
+        type: list
+        elements: str
+        default: []
+      initiate:
+        description: The connections this end initiates, which a rollback initiates again.
+        type: list
+        elements: str
+        default: []
   pending_dir:
     description: Where the pending changes are kept (as with M(l2sec.macsec.macsec_secy)).
     type: path
@@ -97,6 +116,14 @@ path:
   description: The file.
   returned: always
   type: str
+created:
+  description: Whether the file did not exist before (so a change made it).
+  returned: always
+  type: bool
+content_changed:
+  description: Whether the content changed, not only the mode (what a daemon has to load again).
+  returned: always
+  type: bool
 pending:
   description:
     - With O(confirm_timeout), whether a change of O(confirm_name) waits for its confirmation (this one, or one of an
@@ -156,7 +183,7 @@ def confirm_of(module):
         module.fail_json(msg='confirm_name: give the name of the change (the port\'s macsec interface, no /) with '
                          'confirm_timeout', field='confirm_name')
     return {'timeout': params['confirm_timeout'], 'name': params['confirm_name'], 'units': params['confirm_units'],
-            'pending_dir': params['pending_dir']}
+            'ike': params['confirm_ike'], 'pending_dir': params['pending_dir']}
 
 
 def main():
@@ -170,6 +197,10 @@ def main():
             'confirm_timeout': {'type': 'int', 'default': 0},
             'confirm_name': {'type': 'str'},
             'confirm_units': {'type': 'list', 'elements': 'str', 'default': []},
+            'confirm_ike': {'type': 'dict', 'options': {
+                'connections': {'type': 'list', 'elements': 'str', 'default': []},
+                'initiate': {'type': 'list', 'elements': 'str', 'default': []},
+            }},
             'pending_dir': {'type': 'path', 'default': _confirm.PENDING_DIR},
         },
         supports_check_mode=True,
@@ -186,11 +217,12 @@ def main():
     before_text = None if before is None else before.decode('utf-8', errors='replace')
     changed_content = before_text != content
     changed_mode = not changed_content and _files.file_mode(path) != mode
-    result = {'changed': changed_content or changed_mode, 'path': path, 'pending': False}
+    result = {'changed': changed_content or changed_mode, 'content_changed': changed_content, 'path': path,
+              'pending': False, 'created': before is None}
     if confirm and changed_content and not module.check_mode:
         try:  # before the file changes: a failure here leaves the file as it was
             result['rollback_timer'] = _confirm_files.arm(confirm['pending_dir'], confirm['name'], path, confirm['units'],
-                                                          confirm['timeout'], module.run_command)
+                                                          confirm['timeout'], module.run_command, ike=confirm['ike'])
         except (_confirm.ConfirmError, OSError) as exc:
             module.fail_json(msg='%s: cannot arm the rollback of this change, nothing changed: %s' % (path, exc))
     if not module.check_mode:

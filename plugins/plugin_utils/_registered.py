@@ -23,3 +23,10 @@ def lost(result):
     """Whether the controller could not reach the host in that task (in any item of a loop)."""
     return bool(result.get('unreachable')) or any(
         isinstance(item, Mapping) and item.get('unreachable') for item in result.get('results') or ())
+
+
+def checked(hostvars, host, health, reached=()):
+    """The health check `host` registered as `health`, and whether the controller lost the host: in that check, or
+    in any task registered under a name of `reached` (a restart, a detached job: those may cut the path to it)."""
+    result = registered(hostvars, host, health)
+    return result, lost(result) or any(lost(registered(hostvars, host, name)) for name in reached)

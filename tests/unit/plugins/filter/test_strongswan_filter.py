@@ -3,9 +3,11 @@
 
 """The strongSwan layering's filters: a host's plan entry of a link with `ipsec` becomes its swanctl connections
 (plugins/filter/strongswan.py: one per peer, the first end initiates, IKE between the addresses on the macsec
-interface or between the underlays with only GRE in ESP); the tunnels of macsec_over_ipsec are no NICs that
-preflight must find (plugins/filter/topology.py: macsec_parent_nics); and the kernel and MKA filters hand
-macsec_secy the tunnel under the SecY."""
+interface or between the underlays with only GRE in ESP, the peer's link address probed); what macsec_ike_health
+checks of them, the links whose swanctl file changed, and the controller's verdict on those links from every end's
+health check (commit-confirmed swanctl files); the tunnels of macsec_over_ipsec are no NICs that preflight must
+find (plugins/filter/topology.py: macsec_parent_nics); and the kernel and MKA filters hand macsec_secy the tunnel
+under the SecY."""
 
 from __future__ import annotations
 
@@ -55,8 +57,12 @@ def by_peer(connections):
     return {connection['peer']: connection for connection in connections}
 
 
-def test_the_filter_is_registered():
-    assert strongswan_filter.FilterModule().filters() == {'macsec_ipsec_connections': connections_of}
+def test_the_filters_are_registered():
+    assert strongswan_filter.FilterModule().filters() == {
+        'macsec_ipsec_connections': connections_of,
+        'macsec_ike_health_connections': strongswan_filter.macsec_ike_health_connections,
+        'macsec_ike_changed_links': strongswan_filter.macsec_ike_changed_links,
+        'macsec_ike_verdicts': strongswan_filter.macsec_ike_verdicts}
     assert topology_filter.FilterModule().filters()['macsec_parent_nics'] is topology_filter.macsec_parent_nics
 
 
@@ -65,9 +71,11 @@ def test_the_filter_is_registered():
 
 def test_ipsec_over_macsec_runs_between_the_addresses_on_the_macsec_interface():
     assert connections_of(entry(inside_link(), 'node-a')) == [{
-        'name': 'l2sec-ike-in-1', 'link': 'ike-in', 'peer': 'node-b', 'layering': 'ipsec_over_macsec',
+        'name': 'l2sec-ike-in-1', 'link': 'ike-in', 'peer': 'node-b', 'provider': 'kernel',
+        'layering': 'ipsec_over_macsec',
         'auth': 'pubkey', 'rekey_time': 3600, 'ike_rekey_time': 14400, 'dpd_delay': 30, 'initiator': True,
         'local_addr': '10.0.1.1', 'remote_addr': '10.0.1.2', 'local_ts': '10.0.1.1/32', 'remote_ts': '10.0.1.2/32',
+        'probe': '10.0.1.2',
     }]
 
 
@@ -77,6 +85,7 @@ def test_the_peer_has_the_mirror_connection_and_does_not_initiate():
     assert (connection['local_addr'], connection['remote_addr']) == ('10.0.1.2', '10.0.1.1')
     assert (connection['local_ts'], connection['remote_ts']) == ('10.0.1.2/32', '10.0.1.1/32')
     assert connection['initiator'] is False
+    assert connection['probe'] == '10.0.1.1'
 
 
 def test_ipv6_addresses_get_host_prefixes_of_128():
@@ -84,6 +93,7 @@ def test_ipv6_addresses_get_host_prefixes_of_128():
     connection, = connections_of(entry(inside_link(addresses=addresses), 'node-a'))
     assert (connection['local_addr'], connection['remote_addr']) == ('fd00:1::1', 'fd00:1::2')
     assert (connection['local_ts'], connection['remote_ts']) == ('fd00:1::1/128', 'fd00:1::2/128')
+    assert connection['probe'] == 'fd00:1::2'
 
 
 def test_macsec_over_ipsec_runs_between_the_underlays_and_protects_only_gre():
@@ -92,6 +102,17 @@ def test_macsec_over_ipsec_runs_between_the_underlays_and_protects_only_gre():
     assert (connection['local_addr'], connection['remote_addr']) == ('192.0.2.2', '192.0.2.1')
     assert (connection['local_ts'], connection['remote_ts']) == ('192.0.2.2/32[gre]', '192.0.2.1/32[gre]')
     assert connection['initiator'] is False
+    # Without addresses on the link there is nothing to ping across it.
+    assert connection['probe'] is None
+
+
+def with_addresses(link):
+    return dict(link, ends=[dict(end, address=ADDRESSES[end['host']]) for end in link['ends']])
+
+
+def test_macsec_over_ipsec_probes_the_peers_address_on_the_link_not_its_underlay():
+    connection, = connections_of(entry(with_addresses(outside_link()), 'node-b'))
+    assert connection['probe'] == '10.0.1.1' and connection['remote_addr'] == '192.0.2.1'
 
 
 def test_macsec_over_ipsec_over_ipv6_underlays():
@@ -115,6 +136,7 @@ def test_a_segment_gives_one_connection_per_peer():
     assert [connection['name'] for connection in connections] == ['l2sec-ike-in-0', 'l2sec-ike-in-2']
     assert {connection['local_addr'] for connection in connections} == {'10.0.1.2'}
     assert [connection['remote_ts'] for connection in connections] == ['10.0.1.1/32', '10.0.1.3/32']
+    assert [connection['probe'] for connection in connections] == ['10.0.1.1', '10.0.1.3']
 
 
 @pytest.mark.parametrize('hosts', [('node-a', 'node-b', 'node-c'), ('node-c', 'node-a', 'node-b')],
@@ -192,6 +214,190 @@ def test_connection_names_of_a_host_stay_unique_when_link_and_host_names_hold_hy
 def test_wrong_input_is_refused(value):
     with pytest.raises(AnsibleFilterError, match='must be an entry of a host\'s plan part'):
         connections_of(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_ike_health_connections: what macsec_ike_health checks of a host's connections
+
+def test_health_connections_are_each_connection_and_the_peer_address_it_pings():
+    connections = connections_of(entry(inside_link(hosts=('node-a', 'node-b', 'node-c')), 'node-b'))
+    assert strongswan_filter.macsec_ike_health_connections(connections) == [
+        {'name': 'l2sec-ike-in-0', 'peer': '10.0.1.1'}, {'name': 'l2sec-ike-in-2', 'peer': '10.0.1.3'}]
+
+
+def test_health_connections_without_a_probe_ping_nothing():
+    connections = connections_of(entry(outside_link(), 'node-a'))
+    assert strongswan_filter.macsec_ike_health_connections(connections) == [{'name': 'l2sec-ike-out-1', 'peer': None}]
+
+
+@pytest.mark.parametrize('connections', [None, []])
+def test_no_connections_no_health_connections(connections):
+    assert strongswan_filter.macsec_ike_health_connections(connections) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_ike_changed_links: the links whose swanctl file changed at some end in the play
+
+def files(*items):
+    """What the role registers as strongswan_files: one result per link of the host (its loop var, changed,
+    pending, and content_changed: as changed unless given)."""
+    return {'changed': any(item[1] for item in items), 'results': [
+        {'strongswan_link': item[0], 'changed': item[1], 'pending': item[2],
+         'content_changed': item[3] if len(item) > 3 else item[1],
+         'path': '/etc/swanctl/conf.d/l2sec-macsec-%s.conf' % item[0]} for item in items]}
+
+
+def test_changed_links_are_those_changed_at_any_end_in_the_play_once_each_and_sorted():
+    hostvars = {
+        'node-a': {'strongswan_files': files(('zz', True, True), ('ike-in', True, True), ('kept', False, False))},
+        'node-b': {'strongswan_files': files(('ike-in', True, True), ('mode-only', True, False, False))},
+        'node-c': {'strongswan_files': files(('outside', True, True))},  # not in the play
+    }
+    # A new mode alone changes nothing strongSwan reads: its IKE SAs are left alone.
+    assert strongswan_filter.macsec_ike_changed_links(hostvars, ['node-a', 'node-b']) == ['ike-in', 'zz']
+
+
+def test_changed_links_skip_what_is_not_a_registered_loop():
+    hostvars = {
+        'node-a': {'strongswan_files': {'skipped': True, 'changed': False}},
+        'node-b': {'strongswan_files': {'results': ['odd', {'content_changed': True},
+                                                    {'strongswan_link': '', 'content_changed': True},
+                                                    {'strongswan_link': 'ab', 'changed': True, 'content_changed': True}]}},
+        'node-c': {},
+    }
+    assert strongswan_filter.macsec_ike_changed_links(hostvars, ['node-a', 'node-b', 'node-c', 'node-d']) == ['ab']
+    assert strongswan_filter.macsec_ike_changed_links({}, ['node-a']) == []
+
+
+def test_changed_links_read_the_registered_name_given():
+    hostvars = {'node-a': {'mine': files(('ab', True, True)), 'strongswan_files': files(('cd', True, True))}}
+    assert strongswan_filter.macsec_ike_changed_links(hostvars, ['node-a'], files='mine') == ['ab']
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_ike_verdicts: the controller's decision on each changed IPsec link from the health check of every end
+
+def plan_of(link, *hosts):
+    parts = _topology.expand([link], {end['host']: MACS[end['host']] for end in link['ends']})
+    return {'hosts': {host: parts[host] for host in hosts}}
+
+
+def checked(*names, ok=True, reasons=()):
+    """What macsec_ike_health returns (registered as strongswan_health)."""
+    return {'healthy': ok, 'unhealthy': [] if ok else list(names), 'changed': False,
+            'connections': {name: {'healthy': ok, 'reasons': list(reasons)} for name in names}}
+
+
+def test_a_changed_link_healthy_at_every_end_commits_its_pending_ends_only():
+    hostvars = {'node-a': {'strongswan_files': files(('ike-in', True, True)), 'strongswan_health': checked('l2sec-ike-in-1')},
+                'node-b': {'strongswan_files': files(('ike-in', False, False)),
+                           'strongswan_health': checked('l2sec-ike-in-0')}}
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a', 'node-b'], ['ike-in'])
+    assert verdicts == {
+        'links': {'ike-in': {'confirmed': True, 'reasons': [], 'ends': ['node-a', 'node-b'], 'pending': ['node-a'],
+                             'lost': []}},
+        'commit': {'node-a': ['ike-ike-in']},
+        'failed': {},
+    }
+
+
+def test_an_unhealthy_end_fails_every_end_of_the_link_with_its_reasons():
+    why = 'no ESP packet came in on l2sec-ike-in-1 after a ping to 10.0.1.2'
+    hostvars = {'node-a': {'strongswan_files': files(('ike-in', True, True)),
+                           'strongswan_health': checked('l2sec-ike-in-1', ok=False, reasons=[why])},
+                'node-b': {'strongswan_files': files(('ike-in', True, True)),
+                           'strongswan_health': checked('l2sec-ike-in-0')}}
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a', 'node-b'], ['ike-in'])
+    link = verdicts['links']['ike-in']
+    assert not link['confirmed'] and link['reasons'] == ['node-a: ' + why]
+    assert link['pending'] == ['node-a', 'node-b'] and link['lost'] == []
+    assert verdicts['commit'] == {} and verdicts['failed'] == {'node-a': ['ike-in'], 'node-b': ['ike-in']}
+
+
+@pytest.mark.parametrize('registered', [
+    {'strongswan_terminates': {'unreachable': True, 'msg': 'Failed to connect'}},
+    {'strongswan_terminates': {'started': 1, 'ansible_job_id': 'j1'},  # detached, then lost while it waited
+     'strongswan_terminate_jobs': {'unreachable': True, 'msg': 'Failed to connect to the host via ssh'}},
+    {'strongswan_health': {'unreachable': True, 'msg': 'Data could not be sent'}},
+], ids=['terminate', 'terminate-job', 'health'])
+def test_an_end_the_controller_lost_fails_the_link(registered):
+    hostvars = {'node-a': {'strongswan_files': files(('ike-in', True, True)), 'strongswan_health': checked('l2sec-ike-in-1')},
+                'node-b': dict({'strongswan_files': files(('ike-in', True, True)),
+                                'strongswan_health': checked('l2sec-ike-in-0')}, **registered)}
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a', 'node-b'], ['ike-in'])
+    link = verdicts['links']['ike-in']
+    assert link['lost'] == ['node-b'] and not link['confirmed']
+    # A check that answered after the host was lost proves nothing: the loss is the reason.
+    assert link['reasons'] == ['node-b could not be reached to check the IKE connections of ike-in (its SSH may '
+                               'cross this link)']
+    assert verdicts['failed'] == {'node-a': ['ike-in'], 'node-b': ['ike-in']} and verdicts['commit'] == {}
+
+
+@pytest.mark.parametrize('health, reason', [
+    ({'skipped': True}, 'node-b did not check the IKE connections of ike-in'),
+    (None, 'node-b did not check the IKE connections of ike-in'),
+    ({'failed': True, 'msg': 'swanctl --list-sas failed (is strongswan.service running?): no vici'},
+     'node-b did not check l2sec-ike-in-0: swanctl --list-sas failed (is strongswan.service running?): no vici'),
+    (checked('l2sec-other-0'), 'node-b did not check l2sec-ike-in-0: no result for it'),
+    ({'connections': {'l2sec-ike-in-0': {'healthy': False}}}, 'node-b: l2sec-ike-in-0 is not healthy'),
+], ids=['skipped', 'none', 'failed', 'other-connection', 'no-reasons'])
+def test_an_end_that_did_not_check_its_connections_fails_the_link(health, reason):
+    hostvars = {'node-a': {'strongswan_health': checked('l2sec-ike-in-1')}, 'node-b': {}}
+    if health is not None:
+        hostvars['node-b']['strongswan_health'] = health
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a', 'node-b'], ['ike-in'])
+    assert verdicts['links']['ike-in']['reasons'] == [reason]
+    assert verdicts['failed'] == {'node-a': ['ike-in'], 'node-b': ['ike-in']}
+
+
+def test_every_connection_of_a_segment_end_must_be_healthy():
+    link = inside_link(hosts=('node-a', 'node-b', 'node-c'))
+    hostvars = {'node-a': {'strongswan_health': checked('l2sec-ike-in-1', 'l2sec-ike-in-2')},
+                'node-b': {'strongswan_files': files(('ike-in', True, True)),
+                           'strongswan_health': checked('l2sec-ike-in-0')},  # its connection to node-c is missing
+                'node-c': {'strongswan_health': checked('l2sec-ike-in-0', 'l2sec-ike-in-1')}}
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(link, 'node-a', 'node-b', 'node-c'), hostvars,
+                                                     ['node-a', 'node-b', 'node-c'], ['ike-in'])
+    link_verdict = verdicts['links']['ike-in']
+    assert link_verdict['ends'] == ['node-a', 'node-b', 'node-c'] and link_verdict['pending'] == ['node-b']
+    assert link_verdict['reasons'] == ['node-b did not check l2sec-ike-in-2: no result for it']
+    assert verdicts['failed'] == {'node-a': ['ike-in'], 'node-b': ['ike-in'], 'node-c': ['ike-in']}
+
+
+def test_only_the_changed_links_with_ipsec_and_an_end_in_the_play_are_decided():
+    plain = {'name': 'plain', 'provider': 'kernel',
+             'ends': [{'host': 'node-a', 'interface': 'eth1'}, {'host': 'node-b', 'interface': 'eth1'}]}
+    plan = {'hosts': {'node-a': {'links': plan_of(inside_link(), 'node-a')['hosts']['node-a']['links']
+                                 + plan_of(plain, 'node-a')['hosts']['node-a']['links']}}}
+    hostvars = {'node-a': {'strongswan_health': checked('l2sec-ike-in-1')}}
+    empty = {'links': {}, 'commit': {}, 'failed': {}}
+    assert strongswan_filter.macsec_ike_verdicts(plan, hostvars, ['node-a'], []) == empty
+    assert strongswan_filter.macsec_ike_verdicts(plan, hostvars, ['node-a'], ['plain']) == empty
+    assert strongswan_filter.macsec_ike_verdicts(plan, hostvars, ['node-b'], ['ike-in']) == empty
+    assert list(strongswan_filter.macsec_ike_verdicts(plan, hostvars, ['node-a'], ['ike-in', 'plain'])['links']) == [
+        'ike-in']
+
+
+def test_an_end_outside_the_play_is_not_asked():
+    hostvars = {'node-a': {'strongswan_files': files(('ike-in', True, True)),
+                           'strongswan_health': checked('l2sec-ike-in-1')}}
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a'], ['ike-in'])
+    assert verdicts['links']['ike-in']['ends'] == ['node-a'] and verdicts['commit'] == {'node-a': ['ike-ike-in']}
+
+
+def test_verdicts_read_the_registered_names_given():
+    hostvars = {'node-a': {'my_files': files(('ike-in', True, True)), 'my_health': checked('l2sec-ike-in-1'),
+                           'strongswan_terminates': {'unreachable': True}},
+                'node-b': {'my_health': checked('l2sec-ike-in-0'), 'my_reach': {'unreachable': True}}}
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a', 'node-b'], ['ike-in'], files='my_files',
+                                                     health='my_health', reached=('my_reach',))
+    assert verdicts['links']['ike-in']['lost'] == ['node-b'] and verdicts['links']['ike-in']['pending'] == ['node-a']
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ apply."""
 
 from __future__ import annotations
 
+import fnmatch
 import os
 
 import jinja2
 import pytest
+import yaml
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
@@ -19,7 +21,8 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _teardown
 
 COLLECTION = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 
-# The layout of roles/strongswan/templates/connections.conf.j2: connections at two blanks, children at six.
+# The one file of all links that the strongswan role wrote before its files were per link (conf.d/l2sec-macsec.conf,
+# beside conf.d/l2sec-macsec-secrets.conf): connections at two blanks, children at six.
 SWANCTL_CONF = '''connections {
   l2sec-dc1-ab-1 {
     version = 2
@@ -38,6 +41,29 @@ SWANCTL_CONF = '''connections {
   }
 }
 '''
+# What the strongswan role writes now (roles/strongswan/templates/link.conf.j2), one file per link: conf.d/
+# l2sec-macsec-LINK.conf with the link's connections, and its pre-shared keys in a `secrets` section at two blanks.
+LINK_CONF = '''connections {
+  # macsec_over_ipsec, peer node-b
+  %(name)s {
+    version = 2
+    children {
+      %(name)s {
+        mode = transport
+      }
+    }
+  }
+}
+secrets {
+  ike-%(name)s {
+    secret = 0x@@psk@@
+  }
+}
+'''
+
+
+def link_conf(name):
+    return LINK_CONF % {'name': name}
 
 
 class Host:
@@ -120,8 +146,8 @@ def full_host(paths):
     link(at(paths.unit_dir, 'l2sec-macsec-persist.timer'),
          at(paths.unit_dir, 'timers.target.wants/l2sec-macsec-persist.timer'))
     link('/lib/systemd/system/ssh.service', at(paths.unit_dir, 'multi-user.target.wants/ssh.service'))
-    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec.conf'), SWANCTL_CONF)
-    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-secrets.conf'))
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-dc1-ab.conf'), link_conf('l2sec-dc1-ab-1'))
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-dc1-bc.conf'), link_conf('l2sec-dc1-bc-0'))
     link('/etc/l2sec-macsec/pki/host.key', at(paths.swanctl_dir, 'private/l2sec-macsec.pem'))
     link('/etc/l2sec-macsec/pki/crl.pem', at(paths.swanctl_dir, 'x509crl/l2sec-macsec.pem'))
     put(at(paths.swanctl_dir, 'conf.d/other.conf'))
@@ -140,6 +166,7 @@ def full_host(paths):
 
 
 UNITS = ['l2sec-macsec.service', 'l2sec-mka@eth1.service']
+LINK_FILES = ['conf.d/l2sec-macsec-dc1-ab.conf', 'conf.d/l2sec-macsec-dc1-bc.conf']
 SECYS = [('macsec0', 'eth1', None), ('macsec1', 'gt1', {'local': '192.0.2.1'})]
 
 
@@ -162,7 +189,7 @@ def test_find_sees_everything_the_collection_left(paths):
     assert found['units'] == ['l2sec-macsec.service', 'l2sec-mka@eth1.service']  # sorted, once each
     assert found['unit_files'] == list(_teardown.UNIT_FILES)
     assert found['ike_connections'] == ['l2sec-dc1-ab-1', 'l2sec-dc1-bc-0']
-    assert found['swanctl_files'] == list(_teardown.SWANCTL_FILES)
+    assert found['swanctl_files'] == LINK_FILES + list(_teardown.SWANCTL_FILES)
     assert found['freeradius_files'] == list(_teardown.FREERADIUS_FILES)
     assert found['secys'] == SECYS
     assert found['parents'] == {'eth1': {'mtu': 1500, 'up': False}, 'eth2': {'mtu': 1500}}
@@ -222,25 +249,115 @@ def test_no_swanctl_file_no_connections(paths):
     assert _teardown.find(Host(), paths, [])['ike_connections'] == []
 
 
-def render_role_connections(names):
-    """The strongswan role's connections.conf.j2 as Ansible's template module renders it (trim_blocks)."""
-    with open(os.path.join(COLLECTION, 'roles', 'strongswan', 'templates', 'connections.conf.j2'),
-              encoding='utf-8') as handle:
-        template = jinja2.Environment(trim_blocks=True).from_string(handle.read())
-    connections = [{'name': name, 'link': 'dc1-ab', 'layering': 'macsec_over_ipsec', 'peer': 'node-b',
+def role_link_file(link, names, auth='psk'):
+    """The strongswan role's swanctl file of one link: its path (the role's task, with the role's default
+    strongswan_config_dir) and roles/strongswan/templates/link.conf.j2 as Ansible's template lookup renders it
+    (trim_blocks; an undefined variable is an error)."""
+    with open(os.path.join(COLLECTION, 'roles', 'strongswan', 'templates', 'link.conf.j2'), encoding='utf-8') as handle:
+        template = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined).from_string(handle.read())
+    connections = [{'name': name, 'link': link, 'layering': 'macsec_over_ipsec', 'peer': 'node-b',
                     'local_addr': '192.0.2.1', 'remote_addr': '192.0.2.2', 'ike_rekey_time': 14400,
-                    'dpd_delay': 30, 'auth': 'psk', 'local_ts': '192.0.2.1[gre]', 'remote_ts': '192.0.2.2[gre]',
-                    'rekey_time': 3600} for name in names]
-    return template.render(ansible_managed='managed', strongswan_connections=connections,
+                    'dpd_delay': 30, 'auth': auth, 'local_ts': '192.0.2.1/32[gre]', 'remote_ts': '192.0.2.2/32[gre]',
+                    'rekey_time': 3600, 'initiator': True, 'probe': None} for name in names]
+    text = template.render(ansible_managed='managed', strongswan_link=link, strongswan_link_connections=connections,
                            strongswan_ike_proposals='aes256gcm16-prfsha384-ecp384',
-                           strongswan_esp_proposals='aes256gcm16-ecp384')
+                           strongswan_esp_proposals='aes256gcm16-ecp384', strongswan_pki_dir='/etc/l2sec-macsec/pki')
+    task = role_task('l2sec.macsec.macsec_secret_file')
+    path = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(task['path']).render(
+        strongswan_config_dir=role_default('strongswan_config_dir'), strongswan_link=link)
+    return path, text
+
+
+def role_tasks(tasks):
+    for task in tasks or ():
+        yield task
+        for key in ('block', 'rescue', 'always'):
+            yield from role_tasks(task.get(key))
+
+
+def role_task(module):
+    """The arguments of the strongswan role's task (tasks/main.yml, in blocks too) that runs `module`."""
+    with open(os.path.join(COLLECTION, 'roles', 'strongswan', 'tasks', 'main.yml'), encoding='utf-8') as handle:
+        found = [task[module] for task in role_tasks(yaml.safe_load(handle)) if module in task]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def role_default(name):
+    with open(os.path.join(COLLECTION, 'roles', 'strongswan', 'defaults', 'main.yml'), encoding='utf-8') as handle:
+        return yaml.safe_load(handle)[name]
+
+
+def put_role_file(paths, link, names, auth='psk'):
+    """Write the role's file of `link` where the role writes it, below the test's swanctl directory."""
+    path, text = role_link_file(link, names, auth)
+    assert path.startswith('/etc/swanctl/'), path  # where teardown looks (Paths.swanctl_dir)
+    put(paths.swanctl_dir + path[len('/etc/swanctl'):], text)
+    return os.path.relpath(path, '/etc/swanctl')
 
 
 def test_connection_names_are_found_in_what_the_strongswan_role_writes(paths):
-    text = render_role_connections(['l2sec-dc1-ab-1', 'l2sec-dc1-bc-0'])
-    assert '\n  l2sec-dc1-ab-1 {\n' in text  # what the role writes (the premise of this test)
-    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec.conf'), text)
-    assert _teardown.find(Host(), paths, [])['ike_connections'] == ['l2sec-dc1-ab-1', 'l2sec-dc1-bc-0']
+    path, text = role_link_file('dc1-ab', ['l2sec-dc1-ab-1', 'l2sec-dc1-ab-2'])
+    # What the role writes (the premises of this test): a connection at two blanks, its key in the same file.
+    assert '\n  l2sec-dc1-ab-1 {\n' in text and '\n  ike-l2sec-dc1-ab-1 {\n' in text and '0x@@psk@@' in text
+    assert path == '/etc/swanctl/conf.d/l2sec-macsec-dc1-ab.conf'
+    assert put_role_file(paths, 'dc1-ab', ['l2sec-dc1-ab-1', 'l2sec-dc1-ab-2']) == 'conf.d/l2sec-macsec-dc1-ab.conf'
+    found = _teardown.find(Host(), paths, [])
+    # The children (six blanks) and the secrets (ike-...) are no connections.
+    assert found['ike_connections'] == ['l2sec-dc1-ab-1', 'l2sec-dc1-ab-2']
+    assert found['swanctl_files'] == ['conf.d/l2sec-macsec-dc1-ab.conf']
+
+
+def test_every_file_the_strongswan_role_writes_is_found_with_its_connections(paths):
+    put_role_file(paths, 'rack1.ab', ['l2sec-rack1-ab-1'], auth='pubkey')
+    put_role_file(paths, 'dc-segment', ['l2sec-dc-segment-0', 'l2sec-dc-segment-2'])
+    found = _teardown.find(Host(), paths, [])
+    assert found['swanctl_files'] == ['conf.d/l2sec-macsec-dc-segment.conf', 'conf.d/l2sec-macsec-rack1.ab.conf']
+    assert found['ike_connections'] == ['l2sec-dc-segment-0', 'l2sec-dc-segment-2', 'l2sec-rack1-ab-1']
+
+
+def test_the_role_finds_its_stale_files_with_the_same_pattern_as_teardown():
+    # What the role removes as stale and what teardown removes are the same files.
+    assert role_task('ansible.builtin.find')['patterns'] == [os.path.basename(_teardown.SWANCTL_CONFIGS)]
+    assert role_default('strongswan_config_dir') == os.path.join('/etc/swanctl',
+                                                                 os.path.dirname(_teardown.SWANCTL_CONFIGS))
+
+
+def test_the_files_of_before_the_per_link_files_are_found_too(paths):
+    # A host the role configured before its files were per link, not run since.
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec.conf'), SWANCTL_CONF)
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-secrets.conf'),
+        'secrets {\n  ike-l2sec-dc1-ab-1 {\n    secret = 0x00\n  }\n}\n')
+    found = _teardown.find(Host(), paths, [])
+    assert found['swanctl_files'] == ['conf.d/l2sec-macsec-secrets.conf', 'conf.d/l2sec-macsec.conf']
+    assert found['ike_connections'] == ['l2sec-dc1-ab-1', 'l2sec-dc1-bc-0']
+
+
+def test_per_link_files_and_files_of_before_are_found_together_each_connection_from_its_file(paths):
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec.conf'), SWANCTL_CONF)
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-secrets.conf'))
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-zz.conf'), link_conf('l2sec-zz-0'))
+    put(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-aa.conf'), link_conf('l2sec-aa-1'))
+    found = _teardown.find(Host(), paths, [])
+    assert found['swanctl_files'] == ['conf.d/l2sec-macsec-aa.conf', 'conf.d/l2sec-macsec-secrets.conf',
+                                      'conf.d/l2sec-macsec-zz.conf', 'conf.d/l2sec-macsec.conf']
+    assert found['ike_connections'] == ['l2sec-aa-1', 'l2sec-zz-0', 'l2sec-dc1-ab-1', 'l2sec-dc1-bc-0']
+
+
+def test_only_the_collections_swanctl_files_are_found(paths):
+    for name in ('conf.d/other.conf', 'conf.d/l2sec-other.conf', 'conf.d/l2sec-macsec-ab.conf.dpkg-old',
+                 'conf.d/l2sec-macsec-ab.conf~', 'conf.d/my-l2sec-macsec-ab.conf', 'l2sec-macsec-ab.conf',
+                 'swanctl.conf', 'conf.d/sub/l2sec-macsec-ab.conf'):
+        put(at(paths.swanctl_dir, name), link_conf('l2sec-foreign-1'))
+    found = _teardown.find(Host(), paths, [])
+    assert found['swanctl_files'] == [] and found['ike_connections'] == []
+    assert fnmatch.fnmatch('conf.d/l2sec-macsec-ab.conf', _teardown.SWANCTL_CONFIGS)
+
+
+def test_a_per_link_file_left_as_a_dangling_link_is_found(paths):
+    link('/nonexistent/l2sec-macsec-ab.conf', at(paths.swanctl_dir, 'conf.d/l2sec-macsec-ab.conf'))
+    found = _teardown.find(Host(), paths, [])
+    assert found['swanctl_files'] == ['conf.d/l2sec-macsec-ab.conf'] and found['ike_connections'] == []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -264,7 +381,8 @@ def test_plan_texts_say_what_each_step_does(paths):
     texts = [step['text'] for step in steps]
     assert texts[0] == 'stop and disable l2sec-macsec.service, l2sec-mka@eth1.service'
     assert texts[1] == 'close the IKE SAs of l2sec-dc1-ab-1, l2sec-dc1-bc-0'
-    assert texts[2].startswith('remove the swanctl files conf.d/l2sec-macsec.conf, ')
+    assert texts[2] == ('remove the swanctl files conf.d/l2sec-macsec-dc1-ab.conf, conf.d/l2sec-macsec-dc1-bc.conf, '
+                        'private/l2sec-macsec.pem, x509crl/l2sec-macsec.pem and reload strongSwan without them')
     assert texts[3].startswith('remove the FreeRADIUS files mods-enabled/l2sec_eap, ')
     assert texts[4] == 'delete the macsec link macsec0 (recording its PNs, retiring its keys)'
     assert texts[5] == 'delete the macsec link macsec1 and its tunnel gt1 (recording its PNs, retiring its keys)'
@@ -330,10 +448,12 @@ def test_remove_swanctl_removes_our_files_and_reloads_a_running_strongswan(paths
     full_host(paths)
     host = Host(active=['strongswan.service'])
     runner, dummy = teardown(paths, host)
-    runner.apply(swanctl_step(paths))
-    for name in _teardown.SWANCTL_FILES:
+    step, = swanctl_step(paths)
+    assert step['files'] == LINK_FILES + list(_teardown.SWANCTL_FILES)
+    runner.apply([step])
+    for name in step['files']:
         assert not os.path.lexists(at(paths.swanctl_dir, name))
-    assert os.path.exists(at(paths.swanctl_dir, 'conf.d/other.conf'))
+    assert os.listdir(at(paths.swanctl_dir, 'conf.d')) == ['other.conf']
     assert host.calls == [['systemctl', 'is-active', '--quiet', 'strongswan.service'],
                           ['swanctl', '--load-all', '--clear']]
 
@@ -343,7 +463,7 @@ def test_remove_swanctl_does_not_load_into_a_stopped_strongswan(paths):
     host = Host(active=['freeradius.service'])
     runner, dummy = teardown(paths, host)
     runner.apply(swanctl_step(paths))
-    assert not os.path.lexists(at(paths.swanctl_dir, 'conf.d/l2sec-macsec.conf'))
+    assert not os.path.lexists(at(paths.swanctl_dir, 'conf.d/l2sec-macsec-dc1-ab.conf'))
     assert host.commands() == []
 
 

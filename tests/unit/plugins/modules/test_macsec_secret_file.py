@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The macsec_secret_file module: markers filled from the secrets, the file written atomically with its mode,
-check mode writes nothing, and the diff shows secret values only as fingerprints. No result holds a secret."""
+check mode writes nothing, and the diff shows secret values only as fingerprints. No result holds a secret.
+Commit-confirmed, it arms the rollback of the file of before (with a port's units, or a link's IKE connections)
+before it writes, and says whether it created the file."""
 
 from __future__ import annotations
 
@@ -266,3 +268,93 @@ def test_bad_confirm_settings_fail_naming_the_field_and_write_nothing(tmp_path, 
     code, result = run_module(capsys, **confirm_args(tmp_path, target, **overrides))
     assert code == 1 and result['field'] == field and field in result['msg']
     assert target.read_text() == HAND_EDITED and systemd.calls == []
+
+
+# created: whether the file did not exist before
+
+def test_a_new_file_is_created(tmp_path, capsys):
+    code, result = run_module(capsys, **module_args(tmp_path / 'port.conf'))
+    assert code == 0 and result['changed'] and result['created'] is True and result['content_changed'] is True
+
+
+def test_a_new_mode_alone_is_a_change_but_not_of_the_content(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, **module_args(target))
+    os.chmod(target, 0o644)
+    code, result = run_module(capsys, **module_args(target))
+    assert code == 0 and result['changed'] and result['content_changed'] is False
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+
+
+def test_a_file_that_existed_is_not_created_changed_or_not(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    code, result = run_module(capsys, **module_args(target))
+    assert code == 0 and result['changed'] and result['created'] is False
+    code, result = run_module(capsys, **module_args(target))
+    assert code == 0 and not result['changed'] and result['created'] is False
+
+
+def test_check_mode_says_a_new_file_would_be_created(tmp_path, capsys):
+    target = tmp_path / 'port.conf'
+    code, result = run_module(capsys, _ansible_check_mode=True, **module_args(target))
+    assert code == 0 and result['created'] is True and not target.exists()
+
+
+# confirm_ike: a link's swanctl file, whose rollback loads strongSwan's files and makes the link's IKE SAs again
+
+SWANCTL = ('connections {\n  l2sec-ab-1 {\n    version = 2\n  }\n}\n'
+           'secrets {\n  ike-l2sec-ab-1 {\n    secret = 0x@@psk@@\n  }\n}\n')
+PSK = 'c3a1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f80'
+
+
+def ike_args(tmp_path, target, **overrides):
+    args = {'path': str(target), 'content': SWANCTL, 'secrets': {'psk': PSK}, 'secret_keys': ['secret'],
+            'confirm_timeout': 300, 'confirm_name': 'ike-ab', 'pending_dir': str(tmp_path / 'pending'),
+            'confirm_ike': {'connections': ['l2sec-ab-1'], 'initiate': ['l2sec-ab-1']}}
+    args.update(overrides)
+    return args
+
+
+def test_confirm_ike_is_kept_for_the_rollback_which_runs_swanctl_and_restarts_no_unit(tmp_path, capsys, systemd):
+    target = tmp_path / 'l2sec-macsec-ab.conf'
+    old = SWANCTL.replace('@@psk@@', '00' * 32)
+    write(target, old, 0o600)
+    code, result = run_module(capsys, **ike_args(tmp_path, target))
+    assert code == 0 and result['changed'] and result['pending'] and result['created'] is False
+    assert result['rollback_timer'] == 'l2sec-rollback-ike-ab.timer'
+    assert PSK not in json.dumps(result) and target.read_text() == SWANCTL.replace('@@psk@@', PSK)
+    record = _confirm_files.read(str(tmp_path / 'pending'), 'ike-ab')
+    assert record['ike'] == {'connections': ['l2sec-ab-1'], 'initiate': ['l2sec-ab-1']} and record['units'] == []
+    armed = len(systemd.calls)
+    _confirm_files.rollback(str(tmp_path / 'pending'), 'ike-ab', systemd)
+    assert target.read_text() == old
+    assert systemd.calls[armed:] == [['swanctl', '--load-all', '--noprompt'],
+                                     ['swanctl', '--terminate', '--ike', 'l2sec-ab-1', '--force', '--timeout', '5'],
+                                     ['swanctl', '--initiate', '--child', 'l2sec-ab-1', '--timeout', '20']]
+
+
+def test_confirm_ike_of_a_new_file_is_created_and_its_rollback_removes_it(tmp_path, capsys, systemd):
+    target = tmp_path / 'l2sec-macsec-ab.conf'
+    code, result = run_module(capsys, **ike_args(tmp_path, target, confirm_ike={'connections': ['l2sec-ab-1']}))
+    assert code == 0 and result['created'] is True and result['pending']
+    # initiate defaults to none.
+    record = _confirm_files.read(str(tmp_path / 'pending'), 'ike-ab')
+    assert record['ike'] == {'connections': ['l2sec-ab-1'], 'initiate': []}
+    record = _confirm_files.rollback(str(tmp_path / 'pending'), 'ike-ab', systemd)
+    assert not target.exists() and record['restored'] == 'nothing: it did not exist before the change'
+    assert not any(call[:2] == ['swanctl', '--initiate'] for call in systemd.calls)
+
+
+def test_without_confirm_ike_the_record_has_no_ike(tmp_path, capsys, systemd):
+    target = tmp_path / 'port.conf'
+    write(target, HAND_EDITED, 0o600)
+    code, result = run_module(capsys, **confirm_args(tmp_path, target))
+    assert code == 0 and result['pending'] and 'ike' not in _confirm_files.read(str(tmp_path / 'pending'), 'msw2')
+
+
+def test_confirm_ike_without_confirm_timeout_arms_nothing(tmp_path, capsys, systemd):
+    target = tmp_path / 'l2sec-macsec-ab.conf'
+    code, result = run_module(capsys, **ike_args(tmp_path, target, confirm_timeout=0))
+    assert code == 0 and result['changed'] and not result['pending'] and systemd.calls == []
+    assert not (tmp_path / 'pending').exists()
