@@ -124,8 +124,7 @@ def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=Non
     registers = [register] if isinstance(register, str) else list(register)
     for host in hosts:
         results = [_registered.registered(hostvars, host, name) for name in registers]
-        pending = {_link_name_of(item) for result in results for item in result.get('results') or ()
-                   if isinstance(item, Mapping) and item.get('pending')}
+        pending = set().union(*(_registered.flagged_links(result, 'pending', _link_name_of) for result in results))
         lost = any(_registered.lost(result) for result in results)
         for entry in _kernel_links(plan, host):
             if only is not None and entry['name'] not in only:

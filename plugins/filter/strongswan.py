@@ -95,10 +95,9 @@ def macsec_ike_health_connections(connections):
     return [{'name': conn['name'], 'peer': conn.get('probe')} for conn in connections or ()]
 
 
-def _pending_links(files):
-    """The links whose swanctl file waits for a confirmation, from the role's loop that writes them."""
-    return {item.get('strongswan_link') for item in files.get('results') or ()
-            if isinstance(item, Mapping) and item.get('pending')}
+def _link_of_file(item):
+    """The link of one item of the role's loop that writes the swanctl files."""
+    return item.get('strongswan_link')
 
 
 def macsec_ike_changed_links(hostvars, hosts, files='strongswan_files'):
@@ -107,9 +106,8 @@ def macsec_ike_changed_links(hostvars, hosts, files='strongswan_files'):
     and confirms."""
     links = set()
     for host in hosts:
-        for item in _registered.registered(hostvars, host, files).get('results') or ():
-            if isinstance(item, Mapping) and item.get('content_changed') and item.get('strongswan_link'):
-                links.add(item['strongswan_link'])
+        links |= _registered.flagged_links(_registered.registered(hostvars, host, files), 'content_changed',
+                                           _link_of_file)
     return sorted(links)
 
 
@@ -139,7 +137,7 @@ def macsec_ike_verdicts(plan, hostvars, hosts, links, files='strongswan_files', 
     Returns what plugin_utils._verdicts.decide() does; the change to commit is `ike-LINK`."""
     ends = []
     for host in hosts:
-        pending = _pending_links(_registered.registered(hostvars, host, files))
+        pending = _registered.flagged_links(_registered.registered(hostvars, host, files), 'pending', _link_of_file)
         checked, lost = _registered.checked(hostvars, host, health, reached)
         for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
             if entry.get('name') not in links or not (entry.get('options') or {}).get('ipsec'):

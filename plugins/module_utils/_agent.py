@@ -37,7 +37,7 @@ STATE_DIR = '/etc/l2sec-macsec/kernel'  # _secy.STATE_DIR (a unit test keeps the
 INSTALL_DIR = '/usr/lib/l2sec-macsec'
 LAUNCHER = INSTALL_DIR + '/l2sec-macsec-agent'
 # The module_utils the agent needs on the host, in the package layout the imports expect.
-BUNDLE = ('_agent', '_confirm', '_confirm_files', '_files', '_netlink_macsec', '_parents', '_pn_registry', '_secy')
+BUNDLE = ('_agent', '_confirm', '_confirm_files', '_files', '_ike_health', '_netlink_macsec', '_parents', '_pn_registry', '_secy')
 BUNDLE_PACKAGE = 'ansible_collections/l2sec/macsec/plugins/module_utils'
 UNIT_DIR = '/etc/systemd/system'
 SERVICE = 'l2sec-macsec.service'

@@ -38,6 +38,7 @@ import time
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _files
+from ansible_collections.l2sec.macsec.plugins.module_utils import _ike_health
 
 KIND = 'files'
 
@@ -115,21 +116,13 @@ def _restore(path, kept):
     return 'restore %s' % path
 
 
-def _swanctl_error(err):
-    """What swanctl said went wrong: its last line, without the lines of the plugins it could not load (Debian's
-    swanctl prints one for each plugin its build does not have, on every call)."""
-    lines = [line.strip() for line in (err or '').splitlines()
-             if line.strip() and not (line.startswith('plugin ') and 'failed to load' in line)]
-    return lines[-1] if lines else ''
-
-
 def _reload_ike(ike, new, run):
     """strongSwan after its files were restored: load them (charon keeps running: it may carry other connections),
     end the IKE SAs that the change made, and initiate again from the end that initiates (the other end's traps
     bring the SA up at the first packet too). Returns what it did."""
     def step(argv, failed='FAILED'):
         rc, dummy, err = run(argv)
-        return ' '.join(argv) + ('' if rc == 0 else ' %s: %s' % (failed, _swanctl_error(err) or 'rc %d' % rc))
+        return ' '.join(argv) + ('' if rc == 0 else ' %s: %s' % (failed, _ike_health.swanctl_error(err) or 'rc %d' % rc))
     done = [step(['swanctl', '--load-all', '--noprompt'])]
     done += [step(['swanctl', '--terminate', '--ike', conn, '--force', '--timeout', '5'], failed='(none)')
              for conn in ike['connections']]

@@ -85,6 +85,14 @@ def parse_section(text, start=0):
 _EVENT = re.compile(r'list-sa event \{\s*([^\s{}=]+)\s*\{')
 
 
+def swanctl_error(err):
+    """What swanctl said went wrong: its last line, without the lines of the plugins it could not load (Debian's
+    swanctl prints one for each plugin its build does not have, on every call)."""
+    lines = [line.strip() for line in (err or '').splitlines()
+             if line.strip() and not (line.startswith('plugin ') and 'failed to load' in line)]
+    return lines[-1] if lines else ''
+
+
 def parse_list_sas(text, names=None):
     """The IKE SAs in the output of `swanctl --list-sas --raw`: [{'name': connection, ...the SA's keys...}].
     With `names`, only the SAs of those connections: the lines of other connections (the host may have its own,

@@ -73,13 +73,14 @@ from ansible_collections.l2sec.macsec.plugins.module_utils import _agent
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _files
+from ansible_collections.l2sec.macsec.plugins.module_utils import _ike_health
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec
 from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
 from ansible_collections.l2sec.macsec.plugins.module_utils import _pn_registry
 from ansible_collections.l2sec.macsec.plugins.module_utils import _secy
 
 BUNDLE_MODULES = {'_agent': _agent, '_confirm': _confirm, '_confirm_files': _confirm_files, '_files': _files,
-                  '_netlink_macsec': _netlink_macsec, '_parents': _parents, '_pn_registry': _pn_registry, '_secy': _secy}
+                  '_ike_health': _ike_health, '_netlink_macsec': _netlink_macsec, '_parents': _parents, '_pn_registry': _pn_registry, '_secy': _secy}
 
 
 def bundle_files():

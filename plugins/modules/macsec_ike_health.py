@@ -149,7 +149,8 @@ def main():
     def list_sas():
         rc, out, err = module.run_command([swanctl, '--list-sas', '--raw'])
         if rc != 0:
-            module.fail_json(msg='swanctl --list-sas failed (is strongswan.service running?): %s' % err.strip())
+            module.fail_json(msg='swanctl --list-sas failed (is strongswan.service running?): %s'
+                             % (_ike_health.swanctl_error(err) or 'rc %d' % rc))
         try:
             return _ike_health.parse_list_sas(out, names)
         except _ike_health.ParseError as exc:

@@ -30,3 +30,14 @@ def checked(hostvars, host, health, reached=()):
     in any task registered under a name of `reached` (a restart, a detached job: those may cut the path to it)."""
     result = registered(hostvars, host, health)
     return result, lost(result) or any(lost(registered(hostvars, host, name)) for name in reached)
+
+
+def flagged_links(result, flag, link_of):
+    """The links of the items of a registered loop `result` whose `flag` is set (a change pending, a content
+    changed); `link_of(item)` names an item's link, or None."""
+    links = set()
+    for item in result.get('results') or ():
+        name = link_of(item) if isinstance(item, Mapping) and item.get(flag) else None
+        if name:
+            links.add(name)
+    return links

@@ -138,6 +138,23 @@ def test_swanctl_that_fails_fails_the_task_saying_so(capsys, host):
     assert 'connections' not in result
 
 
+def test_a_failure_says_what_swanctl_said_without_its_plugin_lines(capsys, host):
+    # Debian's swanctl names every plugin its build lacks on stderr, on every call: the reason is the last other line.
+    host.swanctl = (1, '', "plugin 'pkcs11': failed to load - pkcs11_plugin_create not found\n"
+                           "connecting to 'unix:///var/run/charon.vici' failed: Connection refused\n"
+                           "plugin 'curl': failed to load - curl_plugin_create not found\n")
+    code, result = run_module(capsys, {'connections': [A]})
+    assert code == 1
+    assert result['msg'] == ("swanctl --list-sas failed (is strongswan.service running?): connecting to "
+                             "'unix:///var/run/charon.vici' failed: Connection refused")
+
+
+def test_a_failure_without_a_word_gives_the_exit_code(capsys, host):
+    host.swanctl = (2, '', '')
+    code, result = run_module(capsys, {'connections': [A]})
+    assert code == 1 and result['msg'] == 'swanctl --list-sas failed (is strongswan.service running?): rc 2'
+
+
 def test_swanctl_output_it_cannot_read_fails_the_task(capsys, host):
     host.swanctl = (0, 'list-sa event {l2sec-a-1 {local-ts=[10.0.1.1/32}}\n', '')
     code, result = run_module(capsys, {'connections': [A]})

@@ -45,3 +45,16 @@ def test_checked_gives_the_health_and_whether_the_host_was_lost_there_or_in_a_re
     assert _registered.checked(hostvars, 'c', 'health') == (HEALTH, False)
     assert _registered.checked(hostvars, 'd', 'health', reached) == (HEALTH, False)
     assert _registered.checked(hostvars, 'e', 'health', reached) == ({}, False)
+
+
+def test_flagged_links_names_the_links_of_the_flagged_items_only():
+    result = {'results': [
+        {'pending': True, 'link': 'a'},
+        {'pending': False, 'link': 'b'},
+        {'pending': True, 'link': None},   # an item whose link cannot be named
+        'odd',
+        {'pending': True, 'link': 'a'},
+        {'link': 'c'},
+    ]}
+    assert _registered.flagged_links(result, 'pending', lambda item: item.get('link')) == {'a'}
+    assert _registered.flagged_links({'skipped': True}, 'pending', lambda item: item.get('link')) == set()
