@@ -113,10 +113,10 @@ def macsec_unit_instance(name):
     return ''.join(escaped)
 
 
-def _pending_links(configs):
-    """The links whose port configuration waits for a confirmation, from the wpa_supplicant role's config loop."""
-    return {item['wpa_supplicant_item']['link'] for item in configs.get('results') or ()
-            if isinstance(item, Mapping) and item.get('pending') and isinstance(item.get('wpa_supplicant_item'), Mapping)}
+def _link_of_config(item):
+    """The link of one item of the wpa_supplicant role's loop that writes the port configurations."""
+    port = item.get('wpa_supplicant_item')
+    return port.get('link') if isinstance(port, Mapping) else None
 
 
 def _end_reasons(host, ifname, health, lost):
@@ -131,7 +131,7 @@ def _end_reasons(host, ifname, health, lost):
 
 
 def macsec_mka_verdicts(plan, hostvars, hosts, configs='wpa_supplicant_configs', health='wpa_supplicant_health',
-                        reached=('wpa_supplicant_restarts', 'wpa_supplicant_jobs')):
+                        reached=('wpa_supplicant_restarts', 'wpa_supplicant_jobs'), only=None):
     """The verdict on each MKA link with an end in `hosts`, from the health check of its ends (registered as
     `health`): confirmed when every end in the play is healthy (MKA secured, SAs active, protected frames crossing
     to its peers). An end counts as changed when its port configuration is pending (registered as `configs`), and
@@ -139,14 +139,14 @@ def macsec_mka_verdicts(plan, hostvars, hosts, configs='wpa_supplicant_configs',
     for the detached ones, or in the health check): a peer's restart may cut the path to it.
     Returns {links: {name: {confirmed, reasons, ends, pending, lost, ifname}}, commit: {host: [ifnames]}, failed:
     {host: [link names]}}: a changed end of a confirmed link commits; every end of a link that is not confirmed
-    fails, after its changed or lost ends rolled back."""
+    fails, after its changed or lost ends rolled back. `only`: the names of the batch's links (None: all)."""
     ends = []
     for host in hosts:
-        pending = _pending_links(_registered.registered(hostvars, host, configs))
+        pending = _registered.flagged_links(_registered.registered(hostvars, host, configs), 'pending', _link_of_config)
         checked, lost = _registered.checked(hostvars, host, health, reached)
         for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
-            if entry.get('provider') != 'wpa_supplicant':
-                continue
+            if entry.get('provider') != 'wpa_supplicant' or (only is not None and entry['name'] not in only):
+                continue  # another provider's link, or another batch's
             ifname = entry['options']['macsec_ifname']
             ends.append(_verdicts.End(entry['name'], host, ifname, entry['name'] in pending, lost,
                                       _end_reasons(host, ifname, checked, lost)))

@@ -343,3 +343,15 @@ def test_a_healthy_link_without_a_change_has_nothing_to_commit_and_an_end_outsid
 def test_a_host_without_mka_links_has_no_verdict():
     plan = {'hosts': {'node-a': {'links': [dict(entry('node-a'), provider='kernel')]}}}
     assert mka_filter.macsec_mka_verdicts(plan, {}, ['node-a']) == {'links': {}, 'commit': {}, 'failed': {}}
+
+
+def test_a_batch_decides_on_its_own_links_only():
+    # Another batch's link has no check yet in this batch: it is left out, not failed as unchecked.
+    ifname = entry('node-a')['options']['macsec_ifname']
+    hostvars = {'node-a': {'wpa_supplicant_configs': configs('mka-ab', True), 'wpa_supplicant_health': healthy(ifname)},
+                'node-b': {'wpa_supplicant_health': healthy(ifname)}}
+    plan = plan_of('node-a', 'node-b')
+    verdicts = mka_filter.macsec_mka_verdicts(plan, hostvars, ['node-a', 'node-b'], only=['mka-ab'])
+    assert list(verdicts['links']) == ['mka-ab'] and verdicts['commit'] == {'node-a': [ifname]}
+    assert mka_filter.macsec_mka_verdicts(plan, hostvars, ['node-a', 'node-b'], only=['other']) == {
+        'links': {}, 'commit': {}, 'failed': {}}
