@@ -89,10 +89,18 @@ def _link_name_of(item):
     return job.get('kernel_link_name') if isinstance(job, Mapping) else None
 
 
+def _batched(entry, provider):
+    """Whether a host's link entry is one of those batched for `provider`: a MACsec provider's links, or with
+    `strongswan` the links with `ipsec` (whatever their MACsec provider)."""
+    if provider == 'strongswan':
+        return bool((entry.get('options') or {}).get('ipsec'))
+    return entry.get('provider') == provider
+
+
 def macsec_link_batches(plan, size=0, provider='kernel'):
-    """The links of `provider` in the plan, in the inventory's order, cut into batches of `size` links (0: one batch
-    of all). A link is one unit whatever its number of ends, so all ends of a link (all members of a segment) are in
-    the same batch."""
+    """The links of `provider` in the plan (`strongswan`: the links with ipsec), in the inventory's order, cut into
+    batches of `size` links (0: one batch of all). A link is one unit whatever its number of ends, so all ends of a
+    link (all members of a segment) are in the same batch."""
     try:
         size = int(size)
     except (TypeError, ValueError):
@@ -103,7 +111,7 @@ def macsec_link_batches(plan, size=0, provider='kernel'):
     names = []
     for host_part in (plan.get('hosts') or {}).values():
         for entry in (host_part or {}).get('links') or ():
-            if entry.get('provider') == provider and entry['name'] not in names:
+            if _batched(entry, provider) and entry['name'] not in names:
                 names.append(entry['name'])
     order = {name: index for index, name in enumerate(plan.get('links') or ())}
     names.sort(key=lambda name: (order.get(name, len(order)), name))
@@ -111,6 +119,21 @@ def macsec_link_batches(plan, size=0, provider='kernel'):
         return []
     size = size or len(names)
     return [names[start:start + size] for start in range(0, len(names), size)]
+
+
+def macsec_batch_stop(verdicts, batch, index, percent, setting):
+    """Why no further batch starts after batch number `index` (from 0) of `batch` links: more of its links were not
+    confirmed (in `verdicts`, from macsec_confirm_verdicts, macsec_mka_verdicts or macsec_ike_verdicts) than `percent`
+    of them allows (the variable `setting`). '' when the batches go on."""
+    try:
+        percent = int(percent)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('macsec_batch_stop: %s must be a percentage (0-100), not %r' % (setting, percent)) from None
+    failed = [name for name, link in ((verdicts or {}).get('links') or {}).items() if not link.get('confirmed')]
+    if not batch or len(failed) * 100 <= percent * len(batch):
+        return ''
+    return ('%d of the %d link(s) of batch %d were not confirmed (more than %s %d%%); no further batch started.'
+            % (len(failed), len(batch), int(index) + 1, setting, percent))
 
 
 def macsec_confirm_plan(plan, hostvars, hosts, register='kernel_secys', only=None):
@@ -214,5 +237,5 @@ class FilterModule:
 
     def filters(self):
         return {'macsec_secy_args': macsec_secy_args, 'macsec_confirm_plan': macsec_confirm_plan,
-                'macsec_link_batches': macsec_link_batches,
+                'macsec_link_batches': macsec_link_batches, 'macsec_batch_stop': macsec_batch_stop,
                 'macsec_confirm_verdicts': macsec_confirm_verdicts}

@@ -15,6 +15,7 @@ IKE connection with one transport-mode CHILD_SA:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 
@@ -100,15 +101,40 @@ def _link_of_file(item):
     return item.get('strongswan_link')
 
 
+def _flagged_files(hostvars, host, files, flag):
+    """The links of `host` whose swanctl file has `flag` set, in the loops registered under `files` (one name, or a
+    list: the role writes new files before the SecYs and the others batch by batch)."""
+    names = [files] if isinstance(files, str) else list(files)
+    return set().union(*(_registered.flagged_links(_registered.registered(hostvars, host, name), flag, _link_of_file)
+                         for name in names))
+
+
 def macsec_ike_changed_links(hostvars, hosts, files='strongswan_files'):
     """The links whose swanctl file changed its content at some end among `hosts` in this run (registered as
-    `files`; a new mode alone changes nothing strongSwan reads): the links the strongswan role makes take effect
-    and confirms."""
+    `files`, one name or a list; a new mode alone changes nothing strongSwan reads): the links the strongswan role
+    makes take effect and confirms."""
     links = set()
     for host in hosts:
-        links |= _registered.flagged_links(_registered.registered(hostvars, host, files), 'content_changed',
-                                           _link_of_file)
+        links |= _flagged_files(hostvars, host, files, 'content_changed')
     return sorted(links)
+
+
+def macsec_ike_new_links(plan, hostvars, hosts, found='strongswan_found'):
+    """The links with ipsec that no end among `hosts` has a swanctl file of yet (each host registered a find of the
+    collection's files as `found`). The role writes their files before the SecYs, so that their traps protect the
+    first packet; a link that some end has a file of changes in its batch, at all its ends at once."""
+    with_file = {}
+    for host in hosts:
+        paths = [entry.get('path') or '' for entry in _registered.registered(hostvars, host, found).get('files') or ()
+                 if isinstance(entry, Mapping)]
+        with_file[host] = {posixpath.basename(path)[len('l2sec-macsec-'):-len('.conf')] for path in paths
+                           if posixpath.basename(path).startswith('l2sec-macsec-') and path.endswith('.conf')}
+    links = {}
+    for host in hosts:
+        for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
+            if (entry.get('options') or {}).get('ipsec'):
+                links[entry['name']] = links.get(entry['name'], True) and entry['name'] not in with_file[host]
+    return sorted(name for name, new in links.items() if new)
 
 
 def _end_reasons(host, link, connections, health, lost):
@@ -132,12 +158,13 @@ def macsec_ike_verdicts(plan, hostvars, hosts, links, files='strongswan_files', 
                         reached=('strongswan_terminates', 'strongswan_terminate_jobs')):
     """The verdict on each of `links` (those whose swanctl file changed at some end) with an end in `hosts`, from
     the IKE health check of its ends (registered as `health`): confirmed when every connection at every end in the
-    play carries ESP both ways. An end counts as changed when its file is pending (registered as `files`), and as
+    play carries ESP both ways. An end counts as changed when its file is pending (registered as `files`, one name
+    or a list), and as
     lost when the controller could not reach it (in the tasks registered as `reached`, or in the health check).
     Returns what plugin_utils._verdicts.decide() does; the change to commit is `ike-LINK`."""
     ends = []
     for host in hosts:
-        pending = _registered.flagged_links(_registered.registered(hostvars, host, files), 'pending', _link_of_file)
+        pending = _flagged_files(hostvars, host, files, 'pending')
         checked, lost = _registered.checked(hostvars, host, health, reached)
         for entry in ((plan.get('hosts') or {}).get(host) or {}).get('links') or ():
             if entry.get('name') not in links or not (entry.get('options') or {}).get('ipsec'):
@@ -154,4 +181,4 @@ class FilterModule:
     def filters(self):
         return {'macsec_ipsec_connections': macsec_ipsec_connections, 'macsec_ike_verdicts': macsec_ike_verdicts,
                 'macsec_ike_health_connections': macsec_ike_health_connections,
-                'macsec_ike_changed_links': macsec_ike_changed_links}
+                'macsec_ike_changed_links': macsec_ike_changed_links, 'macsec_ike_new_links': macsec_ike_new_links}

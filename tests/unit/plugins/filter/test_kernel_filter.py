@@ -47,7 +47,7 @@ def test_the_filter_is_registered():
     assert kernel_filter.FilterModule().filters() == {
         'macsec_secy_args': kernel_filter.macsec_secy_args,
         'macsec_confirm_plan': kernel_filter.macsec_confirm_plan,
-        'macsec_link_batches': kernel_filter.macsec_link_batches,
+        'macsec_link_batches': kernel_filter.macsec_link_batches, 'macsec_batch_stop': kernel_filter.macsec_batch_stop,
         'macsec_confirm_verdicts': kernel_filter.macsec_confirm_verdicts}
 
 
@@ -377,3 +377,20 @@ def test_a_link_with_a_peer_outside_the_play_is_committed_without_a_probe():
     result = kernel_filter.macsec_confirm_verdicts(confirm, PLAN, {})
     assert result['commit'] == {'node-a': ['msab']} and result['failed'] == {}
     assert result['unprobed'] == {'ab': ['node-b']}
+
+
+def batch_verdicts(**confirmed):
+    return {'links': {name: {'confirmed': ok} for name, ok in confirmed.items()}, 'commit': {}, 'failed': {}}
+
+
+def test_batch_stop_names_the_batch_and_the_setting_when_more_failed_than_the_percentage():
+    stop = kernel_filter.macsec_batch_stop
+    assert stop(batch_verdicts(ab=False), ['ab', 'cd'], 1, 0, 'kernel_max_fail_percentage') == (
+        '1 of the 2 link(s) of batch 2 were not confirmed (more than kernel_max_fail_percentage 0%); '
+        'no further batch started.')
+    assert stop(batch_verdicts(ab=False, cd=True), ['ab', 'cd'], 0, 50, 'x') == ''  # exactly the share allowed
+    assert stop(batch_verdicts(ab=False, cd=False), ['ab', 'cd'], 0, '50', 'x').startswith('2 of the 2 link(s) of batch 1')
+    assert stop(batch_verdicts(ab=True), ['ab'], 0, 0, 'x') == ''
+    assert stop({}, [], 0, 0, 'x') == ''
+    with pytest.raises(AnsibleFilterError, match='wpa_supplicant_max_fail_percentage must be a percentage'):
+        stop(batch_verdicts(), ['ab'], 0, 'many', 'wpa_supplicant_max_fail_percentage')

@@ -62,6 +62,7 @@ def test_the_filters_are_registered():
         'macsec_ipsec_connections': connections_of,
         'macsec_ike_health_connections': strongswan_filter.macsec_ike_health_connections,
         'macsec_ike_changed_links': strongswan_filter.macsec_ike_changed_links,
+        'macsec_ike_new_links': strongswan_filter.macsec_ike_new_links,
         'macsec_ike_verdicts': strongswan_filter.macsec_ike_verdicts}
     assert topology_filter.FilterModule().filters()['macsec_parent_nics'] is topology_filter.macsec_parent_nics
 
@@ -473,3 +474,50 @@ def test_the_mka_port_has_the_tunnel_of_a_macsec_over_ipsec_link():
                                                  ends=[{'host': 'node-a', 'interface': 'eth1'},
                                                        {'host': 'node-b', 'interface': 'eth1'}]),
                                             'node-b'))['tunnel'] is None
+
+
+def test_changed_links_and_verdicts_read_a_list_of_registered_names():
+    # The role registers the new links' files before the SecYs and a batch's files later, under two names.
+    hostvars = {'node-a': {'strongswan_files': files(('new', True, True)), 'strongswan_written': files(('ike-in', True, True)),
+                           'strongswan_health': checked('l2sec-ike-in-1')},
+                'node-b': {'strongswan_written': files(('ike-in', False, False)), 'strongswan_health': checked('l2sec-ike-in-0')}}
+    both = ['strongswan_files', 'strongswan_written']
+    assert strongswan_filter.macsec_ike_changed_links(hostvars, ['node-a', 'node-b'], both) == ['ike-in', 'new']
+    assert strongswan_filter.macsec_ike_changed_links(hostvars, ['node-a', 'node-b'], ['strongswan_written']) == ['ike-in']
+    verdicts = strongswan_filter.macsec_ike_verdicts(plan_of(inside_link(), 'node-a', 'node-b'), hostvars,
+                                                     ['node-a', 'node-b'], ['ike-in'], both)
+    assert verdicts['commit'] == {'node-a': ['ike-ike-in']}  # pending at node-a only, from the batch's register
+
+
+def found(*links, other=()):
+    """What the role's find of the collection's swanctl files registers (strongswan_found)."""
+    return {'files': [{'path': '/etc/swanctl/conf.d/l2sec-macsec-%s.conf' % link} for link in links]
+            + [{'path': path} for path in other]}
+
+
+def test_new_links_are_those_no_end_in_the_play_has_a_file_of():
+    plan = {'hosts': {}}
+    for link in (inside_link(name='fresh'), inside_link(name='known'), inside_link(name='half'),
+                 {'name': 'plain', 'provider': 'kernel',
+                  'ends': [{'host': 'node-a', 'interface': 'eth1'}, {'host': 'node-b', 'interface': 'eth1'}]}):
+        for host, part in plan_of(link, 'node-a', 'node-b')['hosts'].items():
+            plan['hosts'].setdefault(host, {'links': []})['links'].extend(part['links'])
+    hostvars = {'node-a': {'strongswan_found': found('known', 'half', other=['/etc/swanctl/conf.d/mine.conf'])},
+                'node-b': {'strongswan_found': found('known')}}
+    # 'half' has a file at node-a: a new end of a known link changes in the link's batch, with its other ends.
+    assert strongswan_filter.macsec_ike_new_links(plan, hostvars, ['node-a', 'node-b']) == ['fresh']
+    # A host without a find result (not reached, another play) has no file; one outside the play is not asked.
+    assert strongswan_filter.macsec_ike_new_links(plan, {}, ['node-a', 'node-b']) == ['fresh', 'half', 'known']
+    assert strongswan_filter.macsec_ike_new_links(plan, hostvars, ['node-b']) == ['fresh', 'half']
+    assert strongswan_filter.macsec_ike_new_links(plan, hostvars, ['node-b'], found='other') == ['fresh', 'half', 'known']
+
+
+def test_ipsec_links_are_batched_whatever_their_macsec_provider():
+    plan = {'hosts': {}, 'links': ['mka-ike', 'plain', 'kernel-ike']}
+    for link in (dict(inside_link(name='kernel-ike')), dict(inside_link(name='mka-ike'), provider='wpa_supplicant'),
+                 {'name': 'plain', 'provider': 'kernel',
+                  'ends': [{'host': 'node-a', 'interface': 'eth1'}, {'host': 'node-b', 'interface': 'eth1'}]}):
+        for host, part in plan_of(link, 'node-a', 'node-b')['hosts'].items():
+            plan['hosts'].setdefault(host, {'links': []})['links'].extend(part['links'])
+    assert kernel_filter.macsec_link_batches(plan, 1, 'strongswan') == [['mka-ike'], ['kernel-ike']]
+    assert kernel_filter.macsec_link_batches(plan, 0, 'kernel') == [['plain', 'kernel-ike']]

@@ -262,7 +262,7 @@ def role_link_file(link, names, auth='psk'):
     text = template.render(ansible_managed='managed', strongswan_link=link, strongswan_link_connections=connections,
                            strongswan_ike_proposals='aes256gcm16-prfsha384-ecp384',
                            strongswan_esp_proposals='aes256gcm16-ecp384', strongswan_pki_dir='/etc/l2sec-macsec/pki')
-    task = role_task('l2sec.macsec.macsec_secret_file')
+    task = role_task('l2sec.macsec.macsec_secret_file', 'file.yml')  # main.yml and batch.yml include it
     path = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(task['path']).render(
         strongswan_config_dir=role_default('strongswan_config_dir'), strongswan_link=link)
     return path, text
@@ -275,9 +275,9 @@ def role_tasks(tasks):
             yield from role_tasks(task.get(key))
 
 
-def role_task(module):
-    """The arguments of the strongswan role's task (tasks/main.yml, in blocks too) that runs `module`."""
-    with open(os.path.join(COLLECTION, 'roles', 'strongswan', 'tasks', 'main.yml'), encoding='utf-8') as handle:
+def role_task(module, tasks='main.yml'):
+    """The arguments of the strongswan role's task (in `tasks`, in blocks too) that runs `module`."""
+    with open(os.path.join(COLLECTION, 'roles', 'strongswan', 'tasks', tasks), encoding='utf-8') as handle:
         found = [task[module] for task in role_tasks(yaml.safe_load(handle)) if module in task]
     assert len(found) == 1, found
     return found[0]
