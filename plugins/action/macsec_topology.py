@@ -23,6 +23,7 @@ ARGUMENT_SPEC = {
     'links': {'type': 'raw'},
     'hosts': {'type': 'list', 'elements': 'str'},
     'host_macs': {'type': 'dict'},
+    'rotate': {'type': 'list', 'elements': 'str', 'default': []},
 }
 
 
@@ -42,16 +43,33 @@ class ActionModule(ActionBase):
         result['changed'] = False
         if args['phase'] == 'validate':
             hosts = args['hosts'] if args['hosts'] is not None else self._inventory_hosts(task_vars)
-            result.update(self._validate(links, hosts))
+            result.update(self._validate(links, hosts, args['rotate']))
         else:
             host_macs = args['host_macs'] if args['host_macs'] is not None else self._preflight_macs(task_vars)
+            errors = _topology.rotation_errors(links, args['rotate'])
+            if errors:
+                result.update(_failure(errors, 'nothing was changed'))
+                return result
             links, moved = _topology.with_retired_generations(links, self._retired_generations(task_vars))
+            links, rotated = _topology.rotated(links, args['rotate'])
             result.update(self._plan(links, host_macs))
-            if moved and not result.get('failed'):
-                result['generations'] = {name: effective for name, (dummy, effective) in moved.items()}
-                result['msg'] += '; generation raised above what the hosts retired: %s' % ', '.join(
-                    '%s %d -> %d' % (name, inventory, effective) for name, (inventory, effective) in sorted(moved.items()))
+            if not result.get('failed'):
+                self._say_generations(result, moved, rotated)
         return result
+
+    @staticmethod
+    def _say_generations(result, moved, rotated):
+        """Name the links that run another generation than the inventory's, and why."""
+        generations = {name: effective for name, (dummy, effective) in moved.items()}
+        generations.update({name: after for name, (dummy, after) in rotated.items()})
+        if moved:
+            result['msg'] += '; generation raised above what the hosts retired: %s' % ', '.join(
+                '%s %d -> %d' % (name, inventory, effective) for name, (inventory, effective) in sorted(moved.items()))
+        if rotated:
+            result['msg'] += '; rotated to the next generation: %s' % ', '.join(
+                '%s %d -> %d' % (name, before, after) for name, (before, after) in sorted(rotated.items()))
+        if generations:
+            result['generations'] = generations
 
     def _links(self, task_vars):
         if 'links' in self._task.args:
@@ -97,8 +115,8 @@ class ActionModule(ActionBase):
                 if report is not None and isinstance(report.get('retired_generations'), Mapping)}
 
     @staticmethod
-    def _validate(links, hosts):
-        errors = _topology.validate_links(links, hosts)
+    def _validate(links, hosts, rotate):
+        errors = _topology.validate_links(links, hosts) + _topology.rotation_errors(links, rotate)
         if errors:
             return _failure(errors, 'no host was contacted and nothing was changed')
         # Returned for roles and debugging: with defaults filled in, and never with key material.

@@ -127,6 +127,30 @@ def keep_previous(spec, current):
 # Arm, commit, roll back
 # ---------------------------------------------------------------------------------------------------------------
 
+def hold_encoding_sa(applied, current):
+    """Keep `applied` (keep_previous()) sending with the encoding SA `current` has, when the change moves it to
+    another AN and the SA of before stays installed: the new SAs are then in place at this end while its peers still
+    hear the old key, and the probe or the commit moves the encoding SA once every end made its change (hitless).
+    Returns the AN held, or None."""
+    if current is None or applied['mka']:
+        return None
+    have = current['link'].get('encoding_sa')
+    if have is None or have == applied['link']['encoding_sa'] or have not in applied['tx_sas']:
+        return None  # nothing moves, or the SA of before does not stay
+    applied['link']['encoding_sa'] = have
+    return have
+
+
+def move_encoding_sa(pending_spec, current):
+    """The state that moves a held encoding SA (hold_encoding_sa()) to the pending change's: the pending spec with
+    the SAs of before still installed. None when nothing is held (no SecY, or its encoding SA is already the one)."""
+    if current is None or current['link'].get('encoding_sa') == pending_spec['link']['encoding_sa']:
+        return None
+    if pending_spec['link']['encoding_sa'] not in current['tx_sas']:
+        return None  # the new TX SA is not installed: not a held change (a rollback or a hand change is in the way)
+    return keep_previous(pending_spec, current)
+
+
 def previous_record(current):
     """What rollback needs of the SecY before the change, without keys (the SAs stay installed): its link
     options, MTU, addresses and SAs by key id. None for a SecY that did not exist."""

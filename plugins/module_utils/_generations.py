@@ -6,7 +6,8 @@
 """The host's record of the link generations it has retired (the key lifecycle of docs/topology.md).
 
 A link never goes back to a generation it retired, whatever the inventory says: re-installing its keys would
-restart their packet numbers. Teardown (and, later, rotation) retires the generation a link had on this host;
+restart their packet numbers. Teardown retires the generation a link had on this host, and the modules that install
+a link's keys of a new generation (macsec_secy, macsec_secret_file) retire the one before (rotation included);
 preflight reports the record; the plan makes each link's effective generation the highest of the inventory's
 and one above every generation its ends retired.
 
@@ -68,6 +69,23 @@ def retire(links, path=GENERATIONS_FILE, check_mode=False):
         _files.ensure_directory(directory, DIR_MODE)
         _files.write_atomic(path, text_of(record).encode('utf-8'), FILE_MODE, sync_directory=True)
     return moved
+
+
+def retire_request(retire):
+    """A module's `retire` option ({link name: generation}) checked: names are text, generations whole numbers from
+    1. Raises GenerationsError naming the option and the fix."""
+    if not isinstance(retire, dict):
+        raise GenerationsError('retire: must map link names to generations, not %r' % (retire,))
+    checked = {}
+    for name, generation in retire.items():
+        if isinstance(generation, str) and generation.isdigit():
+            generation = int(generation)  # a template's result, as text
+        if not isinstance(name, str) or not name or isinstance(generation, bool) or not isinstance(generation, int) \
+                or generation < 1:
+            raise GenerationsError('retire: %r -> %r must be a link name and a generation of 1 or more (the one '
+                                   'before the generation installed now)' % (name, generation))
+        checked[name] = generation
+    return checked
 
 
 def effective_generation(inventory_generation, retired_generations):

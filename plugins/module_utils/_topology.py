@@ -1231,6 +1231,61 @@ def with_retired_generations(links, retired_by_host):
     return result, moved
 
 
+def _not_rotatable(link):
+    """Why rotate.yml cannot move the link's keys by its generation, or None: keys given by the inventory (an end's
+    `sak`, the link's `cak`), or an 802.1X link (its CAK comes from each EAP-TLS authentication, and the RADIUS
+    secret its generation moves is not retired by the ends)."""
+    ends = link.get('ends')
+    if link.get('cak') is not None or any(
+            isinstance(end, Mapping) and end.get('sak') is not None for end in ends if isinstance(ends, (list, tuple))):
+        return 'has its keys in the inventory (sak or cak), which no generation changes: give it new keys instead'
+    if link.get('mode') == 'eap':
+        return ('is an 802.1X link (mode eap): its CAK is new at every EAP-TLS authentication; raise its generation '
+                'in the inventory to change its RADIUS secret')
+    return None
+
+
+def rotation_errors(links, rotate):
+    """What is wrong with rotate.yml's `rotate` (the names of links to take to their next generation now, or
+    ['all']): a name that is no link, or a link whose keys the inventory gives (no generation moves them)."""
+    if not rotate:
+        return []
+    if not isinstance(rotate, (list, tuple)) or not all(isinstance(name, str) for name in rotate):
+        return [ValidationError('rotate', 'must be a list of link names, or [all], not %r' % (rotate,))]
+    by_name = {link.get('name'): link for link in links if isinstance(link, Mapping)} if isinstance(links, list) else {}
+    errors = []
+    for name in rotate:
+        if name == 'all':
+            continue
+        if name not in by_name:
+            close = difflib.get_close_matches(name, [str(known) for known in by_name], n=1)
+            errors.append(ValidationError('rotate', 'names no link %r%s: give names of macsec_links, or all' % (
+                name, ' (did you mean %r?)' % close[0] if close else '')))
+        elif _not_rotatable(by_name[name]):
+            errors.append(ValidationError('rotate', 'link %r %s' % (name, _not_rotatable(by_name[name]))))
+    return errors
+
+
+def rotated(links, rotate):
+    """The links named in `rotate` (every link whose keys derive from its generation, for 'all') one generation
+    above the one they run (after with_retired_generations()): rotate.yml takes them to their next generation now,
+    without an inventory change; their ends then retire the generation before, so later runs stay on the new one.
+    Returns (links, {name: (before, after)})."""
+    if not rotate or not isinstance(links, list):
+        return links, {}
+    every = 'all' in rotate
+    result, moved = [], {}
+    for link in links:
+        name = link.get('name') if isinstance(link, Mapping) else None
+        generation = link.get('generation', 1) if name else None
+        if (name in rotate or (every and name)) and isinstance(generation, int) and not isinstance(generation, bool) \
+                and not _not_rotatable(link):
+            moved[name] = (generation, generation + 1)
+            link = dict(link, generation=generation + 1)
+        result.append(link)
+    return result, moved
+
+
 def tunnel_spec(entry):
     """The GRETAP tunnel under an end's SecY (macsec_over_ipsec), as macsec_secy's `tunnel` option; None for the
     other layerings. `entry` is one link of a host's plan part: {name, options, end, peers}."""

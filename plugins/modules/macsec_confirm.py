@@ -18,7 +18,9 @@ description:
   - V(probe) sends frames through each SecY (a broadcast of the IEEE local experimental EtherType 0x88B5, which the
     receiving stack drops after the SecY counted it) and reports, for each peer SCI, whether the RX SA of the
     desired state received protected frames (C(InPktsOK)) since the change. Run it on all ends at once, each end
-    hears the others. It changes nothing.
+    hears the others. It changes nothing, but for one thing - a change that kept its encoding SA
+    (O(l2sec.macsec.macsec_secy#module:hold_encoding_sa)) moves it to the new AN first, since every end made its
+    change by then (a hitless key change).
   - V(commit) makes a pending change final (stops the timer, removes the SAs kept for a rollback, writes the boot
     state). Commit a link only when every end heard every peer; otherwise let the timers roll it back.
   - V(status) reports whether each SecY still has a pending change, and what its last rollback restored.
@@ -31,7 +33,7 @@ requirements:
   - pyroute2 0.7 or later on the host
 attributes:
   check_mode:
-    description: V(probe) reads the counters without sending; V(commit) reports what it would do.
+    description: V(probe) reads the counters without sending and reports a held encoding SA without moving it; V(commit) reports what it would do.
     support: full
   diff_mode:
     description: Nothing to show (no keys, no configuration); V(commit) lists its steps in RV(secys).
@@ -89,7 +91,8 @@ RETURN = r"""
 secys:
   description:
     - By SecY. V(probe) - C(pending), C(ok) (every peer heard), C(interface) (the SecY exists), C(peers) by SCI with
-      the C(an) listened to and the C(received) frame count (null - no such RX SA). V(commit) - C(committed),
+      the C(an) listened to and the C(received) frame count (null - no such RX SA), and C(moved) when it moved a held
+      encoding SA (C(encoding SA 0 -> 1)). V(commit) - C(committed),
       C(changes), C(rolled_back) (the rollback's record when the timer came first). V(status) - C(pending),
       C(rolled_back).
   returned: always
@@ -165,17 +168,40 @@ def run_probe(module, params, ipr, genl):
             _confirm.send_probe(name, mac)
 
     pending = pending_of(params, params['names'])
+    moved = move_held_encoding_sas(module, params, pending, ipr, genl)
     secys = _confirm.probe(params['names'], read, pending, params['timeout'], linger=params['linger'], send=send)
-    return {'changed': False, 'secys': secys}
+    for name, text in moved.items():
+        secys[name]['moved'] = text
+    return {'changed': bool(moved), 'secys': secys}
+
+
+def move_held_encoding_sas(module, params, pending, ipr, genl):
+    """A pending change that kept its encoding SA (macsec_secy hold_encoding_sa) sends with the new one from now: the
+    probe runs on every end of a link at once, after every end made its change, so every peer has the new RX SA.
+    Returns {name: what moved}."""
+    moved = {}
+    with registry_of(module, params) as registry:
+        for name, data in sorted(pending.items()):
+            current = _secy.read_state(ipr, genl, name)
+            state = _confirm.move_encoding_sa(data['spec'], current)
+            if state is None:
+                continue
+            moved[name] = 'encoding SA %s -> %s' % (current['link'].get('encoding_sa'), state['link']['encoding_sa'])
+            if not module.check_mode:
+                _secy.converge(state, ipr, genl, registry)
+    return moved
+
+
+def registry_of(module, params):
+    """The open PN registry (locked for the call), or a stand-in that records nothing in check mode."""
+    if module.check_mode or not params['pn_registry']:
+        return _pn_registry.no_registry()
+    return _pn_registry.PnRegistry.open(params['pn_registry'], min_margin=params['pn_margin'])
 
 
 def run_commit(module, params, ipr, genl):
     secys = {}
-    if module.check_mode or not params['pn_registry']:
-        registry_context = _pn_registry.no_registry()
-    else:
-        registry_context = _pn_registry.PnRegistry.open(params['pn_registry'], min_margin=params['pn_margin'])
-    with registry_context as registry:
+    with registry_of(module, params) as registry:
         for name in params['names']:
             if _confirm_files.read(params['pending_dir'], name) is not None:  # an MKA port's configuration
                 secys[name] = _confirm_files.commit(params['pending_dir'], name, module.run_command, module.check_mode)

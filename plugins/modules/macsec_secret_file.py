@@ -92,6 +92,18 @@ options:
     description: Where the pending changes are kept (as with M(l2sec.macsec.macsec_secy)).
     type: path
     default: /run/l2sec-macsec/pending
+  retire:
+    description:
+      - The key lifecycle (docs/topology.md). Link name to the generation before the one whose keys the file holds
+        (an MKA port's pre-shared CAK); each is recorded as retired in O(generations_file) (never lowered), so that
+        no later run goes back to it. The wpa_supplicant role passes it for every pre-shared CAK link above
+        generation 1.
+    type: dict
+    default: {}
+  generations_file:
+    description: The host's record of retired generations (as M(l2sec.macsec.macsec_teardown)'s).
+    type: path
+    default: /var/lib/l2sec-macsec/generations.json
 notes:
   - O(secrets) is C(no_log); the result holds the file only in the masked diff.
   - With O(confirm_timeout), the file as it was (with its secrets) is kept until the commit in O(pending_dir), which is
@@ -112,6 +124,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+retired:
+  description: The generations O(retire) recorded as retired in this call (they were not yet), by link.
+  returned: when the record moved
+  type: dict
+  sample: {rack1-ab: 1}
 path:
   description: The file.
   returned: always
@@ -144,6 +161,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm_files
 from ansible_collections.l2sec.macsec.plugins.module_utils import _files
+from ansible_collections.l2sec.macsec.plugins.module_utils import _generations
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 
 
@@ -186,6 +204,19 @@ def confirm_of(module):
             'ike': params['confirm_ike'], 'pending_dir': params['pending_dir']}
 
 
+def record_retired(module, result):
+    """The generations before the one whose keys the file now holds, recorded as retired (the key lifecycle)."""
+    try:
+        retire = _generations.retire_request(module.params['retire'])
+        moved = _generations.retire(retire, module.params['generations_file'], module.check_mode)
+    except (_generations.GenerationsError, OSError) as exc:
+        module.fail_json(msg='%s is written, but the record of retired generations could not be (the next run writes '
+                             'it again): %s' % (module.params['path'], exc), field='retire', **result)
+    if moved:
+        result['changed'] = True
+        result['retired'] = {name: retire[name] for name in moved}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -202,6 +233,8 @@ def main():
                 'initiate': {'type': 'list', 'elements': 'str', 'default': []},
             }},
             'pending_dir': {'type': 'path', 'default': _confirm.PENDING_DIR},
+            'retire': {'type': 'dict', 'default': {}},
+            'generations_file': {'type': 'path', 'default': _generations.GENERATIONS_FILE},
         },
         supports_check_mode=True,
     )
@@ -233,6 +266,7 @@ def main():
     if confirm:
         result['pending'] = ('rollback_timer' in result
                              or _confirm_files.read(confirm['pending_dir'], confirm['name']) is not None)
+    record_retired(module, result)
     if module._diff and changed_content:
         secret_keys = module.params['secret_keys']
         result['diff'] = {'before_header': path, 'after_header': path,

@@ -252,6 +252,28 @@ options:
       - V(0) applies the change at once and for good.
     type: int
     default: 0
+  retire:
+    description:
+      - The key lifecycle (docs/topology.md). Link name to the generation before the one whose keys this call
+        installs; once the SecY has them, each is recorded as retired in O(generations_file) (never lowered), so
+        that no later run goes back to it, whatever the inventory says. The kernel role passes it for every link
+        above generation 1.
+    type: dict
+    default: {}
+  generations_file:
+    description: The host's record of retired generations (as M(l2sec.macsec.macsec_teardown)'s).
+    type: path
+    default: /var/lib/l2sec-macsec/generations.json
+  hold_encoding_sa:
+    description:
+      - Hitless key change across the ends of a link (docs/kernel.md). With O(confirm_timeout) above 0, a change that
+        moves the encoding SA to a new AN installs the new RX and TX SAs beside the old ones but keeps sending with
+        the encoding SA of before. M(l2sec.macsec.macsec_confirm) moves it (O(l2sec.macsec.macsec_confirm#module:state=probe),
+        or the commit). Run it on every end only after every end made its change, and no peer ever sends a frame that
+        its receivers have no SA for.
+      - Ignored without O(confirm_timeout), and when the SecY is new or made again.
+    type: bool
+    default: false
   pending_dir:
     description: Where a pending change is kept until it is committed or rolled back (a directory of 0600 files on a tmpfs).
     type: path
@@ -316,6 +338,11 @@ rollback_timer:
   returned: when pending
   type: str
   sample: l2sec-rollback-macsec0.timer
+held:
+  description: The encoding SA kept for now (O(hold_encoding_sa)); the pending change moves it to the new AN later.
+  returned: when O(hold_encoding_sa) kept the encoding SA
+  type: int
+  sample: 0
 """
 
 import os
@@ -324,6 +351,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.l2sec.macsec.plugins.module_utils import _confirm
+from ansible_collections.l2sec.macsec.plugins.module_utils import _generations
 from ansible_collections.l2sec.macsec.plugins.module_utils import _keys
 from ansible_collections.l2sec.macsec.plugins.module_utils import _netlink_macsec as nl
 from ansible_collections.l2sec.macsec.plugins.module_utils import _parents
@@ -381,6 +409,9 @@ ARGUMENT_SPEC = {
     'pn_margin': {'type': 'int', 'default': _pn_registry.DEFAULT_MIN_MARGIN},
     'parents_record': {'type': 'path', 'default': _parents.PARENTS_FILE},
     'confirm_timeout': {'type': 'int', 'default': 0},
+    'hold_encoding_sa': {'type': 'bool', 'default': False},
+    'retire': {'type': 'dict', 'default': {}},
+    'generations_file': {'type': 'path', 'default': _generations.GENERATIONS_FILE},
     'pending_dir': {'type': 'path', 'default': _confirm.PENDING_DIR},
 }
 
@@ -410,12 +441,18 @@ def main():
         except _secy.SpecError as exc:
             module.fail_json(msg='%s: %s' % (exc.field, exc.message), field=exc.field)
     try:
+        retire = _generations.retire_request(params['retire'])
+    except _generations.GenerationsError as exc:
+        module.fail_json(msg=str(exc), field='retire')
+    try:
         result = run(module, params, spec)
     except (_secy.SecyError, _confirm.ConfirmError, nl.MacsecError, _pn_registry.RegistryError, ValueError) as exc:
         module.fail_json(msg=str(getattr(exc, 'message', None) or exc))
     except nl.NetlinkError as exc:
         module.fail_json(msg='netlink refused a request for %s: %s' % (params['name'], exc),
                          exception=traceback.format_exc())
+    if spec is not None and retire:
+        record_retired(module, params, retire, result)
     for warning in result.pop('warnings'):
         module.warn(warning)
     before, after = result.pop('before'), result.pop('after')
@@ -425,6 +462,18 @@ def main():
         result['diff'] = {'before': before, 'after': after,
                           'prepared': 'changes of %s:\n%s' % (params['name'], steps)}
     module.exit_json(**result)
+
+
+def record_retired(module, params, retire, result):
+    """The generations before the one the SecY now has keys of, recorded as retired (the key lifecycle)."""
+    try:
+        moved = _generations.retire(retire, params['generations_file'], module.check_mode)
+    except (_generations.GenerationsError, OSError) as exc:
+        module.fail_json(msg='%s has its keys, but the record of retired generations could not be written (the next '
+                             'run writes it again): %s' % (params['name'], exc), **result)
+    for name in moved:
+        result['changed'] = True
+        result['changes'].append('retire generation %d of link %s (no later run goes back to it)' % (retire[name], name))
 
 
 def run(module, params, spec):
@@ -459,6 +508,8 @@ def converge_confirmed(params, spec, ipr, genl, registry, run):
     pending = os.path.exists(_confirm.pending_path(params['pending_dir'], name))
     current = _secy.read_state(ipr, genl, name)
     applied = _confirm.keep_previous(spec, current)  # refuses before anything changes
+    # keep_previous() returns the spec itself for a SecY that is new or made again: nothing of before to send with.
+    held = _confirm.hold_encoding_sa(applied, current) if params['hold_encoding_sa'] and applied is not spec else None
     if pending and preview['changed'] and not _secy.converge(applied, ipr, genl, registry, check_mode=True)['changed']:
         # In place beside the SAs it keeps: the change of an earlier run, still waiting for its confirmation.
         preview.update(changed=False, changes=[])
@@ -477,6 +528,10 @@ def converge_confirmed(params, spec, ipr, genl, registry, run):
         raise _secy.SecyError('%s The confirmed state was restored.' % exc) from None
     result.update(pending=True, rollback_timer=timer, after=preview['after'])
     result['changes'].append('arm %s: roll back in %d s unless confirmed' % (timer, params['confirm_timeout']))
+    if held is not None:
+        result['held'] = held
+        result['changes'].append('keep sending with encoding SA %d until the confirmation moves it to %d'
+                                 % (held, spec['link']['encoding_sa']))
     return result
 
 

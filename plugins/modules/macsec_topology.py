@@ -76,6 +76,17 @@ options:
       - Defaults to the C(interfaces) of the C(preflight_report) fact of each host in C(ansible_play_hosts), as
         the l2sec.macsec.preflight role sets it.
     type: dict
+  rotate:
+    description:
+      - Links to take to their next generation now (C(playbooks/rotate.yml)), without an inventory change; V(all)
+        for every link whose keys derive from the master secret. With O(phase=plan) each named link runs one
+        generation above the one it runs now; its ends then retire the generation before, so later runs stay on
+        the new one.
+      - Both phases refuse a name that is no link, and a link whose keys the inventory gives (an end's C(sak), the
+        link's C(cak)).
+    type: list
+    elements: str
+    default: []
 notes:
   - The result of O(phase=plan) carries the inventory's explicit keys when it gives any; it is then marked
     C(no_log). The result of O(phase=validate) never carries key values.
@@ -142,9 +153,10 @@ hosts:
             - {host: node-b, index: 1, interface: eth1, mac: '52:54:00:0b:00:01', port: 1, sci: '5254000b00010001'}
 generations:
   description:
-    - O(phase=plan) only. The links whose generation the plan raised above the inventory's, to one above the
-      highest generation that one of their ends' hosts retired (preflight's C(retired_generations), written by
-      teardown), with the generation they run. The key lifecycle never lets a link go back to a retired one.
+    - O(phase=plan) only. The links whose generation the plan raised above the inventory's, with the generation
+      they run - to one above the highest generation that one of their ends' hosts retired (preflight's
+      C(retired_generations), written by teardown and by the ends that moved to a new generation), and one more for
+      the links named in O(rotate). The key lifecycle never lets a link go back to a retired one.
   returned: when a link's generation was raised
   type: dict
   sample: {rack1-ab: 2}

@@ -245,3 +245,55 @@ def test_a_failed_plan_reports_no_generations(providers_available):
     result, dummy = run({'phase': 'plan'}, task_vars)
     assert result['failed'] is True and 'generations' not in result
     assert 'generation raised' not in result['msg']
+
+
+# --- rotate (playbooks/rotate.yml): the named links one generation up, now ----------------------------------------
+
+def test_plan_rotates_the_named_links_one_above_the_generation_they_run(providers_available):
+    links = [kernel_link(), kernel_link('rack1-cd', generation=5, ends=[{'host': 'node-a', 'interface': 'eth2'},
+                                                                        {'host': 'node-b', 'interface': 'eth2'}])]
+    task_vars = preflight_vars(links, {'node-a': {'rack1-ab': 3}})
+    result, dummy = run({'phase': 'plan', 'rotate': ['rack1-ab']}, task_vars)
+    assert 'failed' not in result, result.get('msg')
+    # rack1-ab runs 4 (its end retired 3): the rotation takes it to 5; rack1-cd is not named.
+    assert result['generations'] == {'rack1-ab': 5}
+    assert result['msg'] == ('planned 2 host(s); generation raised above what the hosts retired: rack1-ab 1 -> 4; '
+                             'rotated to the next generation: rack1-ab 4 -> 5')
+    generations = {entry['name']: entry['options']['generation'] for entry in result['hosts']['node-a']['links']}
+    assert generations == {'rack1-ab': 5, 'rack1-cd': 5}
+    assert task_vars['macsec_links'][0].get('generation') is None  # the inventory is not changed
+
+
+def test_plan_rotates_all_links_whose_keys_derive_and_leaves_given_keys_alone(providers_available):
+    links = [kernel_link(generation=2), keyed_link()]
+    links[1]['name'] = 'rack1-keyed'
+    for end, interface in zip(links[1]['ends'], ('eth2', 'eth2')):
+        end['interface'] = interface
+    result, dummy = run({'phase': 'plan', 'rotate': ['all']}, preflight_vars(links, {}))
+    assert 'failed' not in result, result.get('msg')
+    assert result['generations'] == {'rack1-ab': 3}
+
+
+def test_rotate_refuses_an_unknown_or_keyed_link_in_both_phases_before_any_host(providers_available):
+    links = [kernel_link(), keyed_link()]
+    links[1]['name'] = 'rack1-keyed'
+    for end in links[1]['ends']:
+        end['interface'] = 'eth2'
+    for args, task_vars in (({'phase': 'validate'}, {'macsec_links': links, 'groups': {'all': HOSTS}}),
+                            ({'phase': 'plan'}, preflight_vars(links, {}))):
+        result, dummy = run(dict(args, rotate=['rack1-ac', 'rack1-keyed']), task_vars)
+        assert result['failed'] is True
+        assert "rotate: names no link 'rack1-ac' (did you mean 'rack1-ab'?)" in result['msg']
+        assert "rotate: link 'rack1-keyed' has its keys in the inventory" in result['msg']
+        assert SAK_A not in str(result)
+
+
+def test_rotate_refuses_an_8021x_link_and_all_leaves_it_alone(providers_available):
+    eap = kernel_link('rack1-eap', provider='wpa_supplicant', mode='eap')
+    errors = _topology.rotation_errors([kernel_link(), eap], ['rack1-eap'])
+    assert [str(error) for error in errors] == [
+        "rotate: link 'rack1-eap' is an 802.1X link (mode eap): its CAK is new at every EAP-TLS authentication; "
+        "raise its generation in the inventory to change its RADIUS secret"]
+    links, rotated = _topology.rotated([kernel_link(), eap], ['all'])
+    assert rotated == {'rack1-ab': (1, 2)} and links[1] is eap
+    assert _topology.rotation_errors([kernel_link()], 'rack1-ab')[0].message.startswith('must be a list')

@@ -133,3 +133,11 @@ def test_text_of_is_sorted_and_ends_with_a_newline():
 ])
 def test_effective_generation(inventory, retired, effective):
     assert _generations.effective_generation(inventory, retired) == effective
+
+
+def test_retire_request_takes_whole_generations_from_1_and_names_the_option_otherwise():
+    assert _generations.retire_request({}) == {}
+    assert _generations.retire_request({'rack1-ab': 2, 'rack1-cd': '3'}) == {'rack1-ab': 2, 'rack1-cd': 3}
+    for bad in ({'rack1-ab': 0}, {'rack1-ab': True}, {'rack1-ab': 'two'}, {'': 1}, ['rack1-ab']):
+        with pytest.raises(_generations.GenerationsError, match='^retire: '):
+            _generations.retire_request(bad)

@@ -112,6 +112,50 @@ def test_probe_of_a_missing_secy_says_so(capsys, kernel, paths):
     assert kernel.sent == []
 
 
+def held_change(kernel, paths):
+    """As pending_change(), with the encoding SA kept on AN 0 (macsec_secy hold_encoding_sa)."""
+    _secy.converge(spec_of(0, KEY_A, KEY_B), kernel.ipr, kernel.genl)
+    new = spec_of(1, KEY_A2, KEY_B2)
+    current = _secy.read_state(kernel.ipr, kernel.genl, 'macsec0')
+    _confirm.arm(paths['pending_dir'], new, current, 60, kernel.systemd)
+    applied = _confirm.keep_previous(new, current)
+    assert _confirm.hold_encoding_sa(applied, current) == 0
+    _secy.converge(applied, kernel.ipr, kernel.genl)
+
+
+def encoding_sa(kernel):
+    return kernel.secy_of('macsec0')['secy']['encoding_sa']
+
+
+def test_probe_moves_a_held_encoding_sa_before_it_sends(capsys, kernel, paths):
+    held_change(kernel, paths)
+    assert encoding_sa(kernel) == 0
+    code, result = run_module(capsys, probe_args(paths))
+    assert code == 0 and result['changed'] is True
+    assert result['secys']['macsec0']['moved'] == 'encoding SA 0 -> 1'
+    assert encoding_sa(kernel) == 1 and tx_ans(kernel) == [0, 1]  # the old SAs stay until the commit
+    assert [sa['an'] for sa in kernel.secy_of('macsec0')['rx_scs'][0]['sas']] == [0, 1]
+    assert kernel.sent == [('macsec0', MAC)]
+    # Moved once: the next probe finds nothing held.
+    code, result = run_module(capsys, probe_args(paths))
+    assert code == 0 and result['changed'] is False and 'moved' not in result['secys']['macsec0']
+
+
+def test_probe_in_check_mode_reports_a_held_encoding_sa_and_moves_nothing(capsys, kernel, paths):
+    held_change(kernel, paths)
+    kernel.calls.clear()
+    code, result = run_module(capsys, probe_args(paths, _ansible_check_mode=True))
+    assert code == 0 and result['secys']['macsec0']['moved'] == 'encoding SA 0 -> 1'
+    assert encoding_sa(kernel) == 0 and kernel.modifying_calls() == []
+
+
+def test_commit_of_a_held_change_moves_the_encoding_sa_and_removes_the_old_sas(capsys, kernel, paths):
+    held_change(kernel, paths)
+    code, result = run_module(capsys, dict(paths, state='commit', names=['macsec0']))
+    assert code == 0 and result['secys']['macsec0']['committed'] is True
+    assert encoding_sa(kernel) == 1 and tx_ans(kernel) == [1]
+
+
 def test_commit_removes_the_previous_sas(capsys, kernel, paths):
     pending_change(kernel, paths)
     kernel.systemd.calls.clear()
@@ -180,3 +224,16 @@ def test_status_of_an_mka_port_reports_its_pending_change_then_its_rollback(caps
     code, result = run_module(capsys, dict(paths, state='status', names=['msw2']))
     assert not result['secys']['msw2']['pending']
     assert result['secys']['msw2']['rolled_back']['restored'] == 'the previous configuration'
+
+
+def test_nothing_is_held_or_moved_when_the_encoding_sa_stays_or_its_new_sa_is_missing(kernel, paths):
+    _secy.converge(spec_of(0, KEY_A, KEY_B), kernel.ipr, kernel.genl)
+    current = _secy.read_state(kernel.ipr, kernel.genl, 'macsec0')
+    same = _confirm.keep_previous(spec_of(0, KEY_A, KEY_B), current)
+    assert _confirm.hold_encoding_sa(same, current) is None and same['link']['encoding_sa'] == 0
+    assert _confirm.hold_encoding_sa(spec_of(1, KEY_A2, KEY_B2), None) is None  # a new SecY
+    new = spec_of(1, KEY_A2, KEY_B2)
+    # The new TX SA is not there (a rollback came first, or a hand removed it): the probe moves nothing.
+    assert _confirm.move_encoding_sa(new, current) is None
+    assert _confirm.move_encoding_sa(new, None) is None
+    assert _confirm.move_encoding_sa(spec_of(0, KEY_A, KEY_B), current) is None

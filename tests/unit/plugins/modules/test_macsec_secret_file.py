@@ -358,3 +358,23 @@ def test_confirm_ike_without_confirm_timeout_arms_nothing(tmp_path, capsys, syst
     code, result = run_module(capsys, **ike_args(tmp_path, target, confirm_timeout=0))
     assert code == 0 and result['changed'] and not result['pending'] and systemd.calls == []
     assert not (tmp_path / 'pending').exists()
+
+
+def test_retire_records_the_generation_before_once_and_check_mode_writes_nothing(tmp_path, capsys):
+    target, record = tmp_path / 'port.conf', tmp_path / 'lib' / 'generations.json'
+    args = module_args(target, retire={'rack1-ab': 2}, generations_file=str(record))
+    code, result = run_module(capsys, **dict(args, _ansible_check_mode=True))
+    assert code == 0 and result['retired'] == {'rack1-ab': 2} and not record.exists()
+    code, result = run_module(capsys, **args)
+    assert code == 0 and result['changed'] and result['retired'] == {'rack1-ab': 2}
+    assert json.loads(record.read_text()) == {'version': 1, 'links': {'rack1-ab': 2}} and mode_of(record) == 0o600
+    code, result = run_module(capsys, **args)  # the file and the record as wanted: no change
+    assert code == 0 and not result['changed'] and 'retired' not in result
+    code, result = run_module(capsys, **dict(args, retire={'rack1-ab': 1}))  # never lowered
+    assert code == 0 and not result['changed'] and json.loads(record.read_text())['links'] == {'rack1-ab': 2}
+
+
+def test_a_bad_retire_fails_naming_the_field(tmp_path, capsys):
+    code, result = run_module(capsys, **module_args(tmp_path / 'port.conf', retire={'rack1-ab': 0},
+                                                    generations_file=str(tmp_path / 'g.json')))
+    assert code == 1 and result['field'] == 'retire' and 'a generation of 1 or more' in result['msg']

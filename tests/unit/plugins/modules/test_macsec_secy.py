@@ -179,6 +179,55 @@ def test_confirm_timeout_with_a_new_generation_keeps_the_old_one_and_leaves_the_
     assert boot_state_keys(paths) == [KEY_A]
 
 
+def test_retire_records_the_generation_before_once_the_secy_has_the_new_keys(capsys, kernel, paths, tmp_path):
+    record = tmp_path / 'lib' / 'generations.json'
+    run_module(capsys, secy_args(paths))
+    args = generation_2(paths, retire={'rack1-ab': 1}, generations_file=str(record))
+    code, result = run_module(capsys, dict(args, _ansible_check_mode=True))
+    assert code == 0 and result['changes'][-1] == 'retire generation 1 of link rack1-ab (no later run goes back to it)'
+    assert not record.exists()
+    code, result = run_module(capsys, args)
+    assert code == 0 and result['changes'][-1] == 'retire generation 1 of link rack1-ab (no later run goes back to it)'
+    assert json.loads(record.read_text())['links'] == {'rack1-ab': 1}
+    code, result = run_module(capsys, args)
+    assert code == 0 and result['changed'] is False
+
+
+def test_a_bad_retire_fails_naming_the_field_before_any_change(capsys, kernel, paths, tmp_path):
+    code, result = run_module(capsys, secy_args(paths, retire={'rack1-ab': 'one'}))
+    assert code == 1 and result['field'] == 'retire' and kernel.modifying_calls() == []
+
+
+def test_hold_encoding_sa_installs_the_new_sas_but_keeps_sending_with_the_old_key(capsys, kernel, paths, systemd,
+                                                                                  tmp_path):
+    pending_dir = str(tmp_path / 'pending')
+    run_module(capsys, secy_args(paths))
+    code, result = run_module(capsys, generation_2(paths, confirm_timeout=60, pending_dir=pending_dir,
+                                                   hold_encoding_sa=True))
+    assert code == 0 and result['changed'] is True and result['pending'] is True and result['held'] == 0
+    assert installed(kernel) == ([0, 1], [0, 1], 0)  # both keys at both ends' reach, still sending on AN 0
+    assert result['changes'][-1] == 'keep sending with encoding SA 0 until the confirmation moves it to 1'
+    # The pending change is the whole one: the probe (or the commit) moves the encoding SA.
+    assert _confirm.read_pending(pending_dir, 'macsec0', _keys.key_id)['spec']['link']['encoding_sa'] == 1
+    # Run again before the probe: the held change is in place, nothing is armed again.
+    systemd.calls.clear()
+    code, result = run_module(capsys, generation_2(paths, confirm_timeout=60, pending_dir=pending_dir,
+                                                   hold_encoding_sa=True))
+    assert code == 0 and result['changed'] is False and result['pending'] is True and systemd.calls == []
+    assert installed(kernel) == ([0, 1], [0, 1], 0)
+
+
+def test_hold_encoding_sa_holds_nothing_for_a_new_secy_or_without_confirm_timeout(capsys, kernel, paths, systemd,
+                                                                                  tmp_path):
+    pending_dir = str(tmp_path / 'pending')
+    code, result = run_module(capsys, secy_args(paths, confirm_timeout=60, pending_dir=pending_dir,
+                                                hold_encoding_sa=True))
+    assert code == 0 and 'held' not in result and installed(kernel)[2] == 0  # new: nothing to send with before
+    _confirm.commit(pending_dir, 'macsec0', kernel.ipr, kernel.genl, None, _keys.key_id, systemd)
+    code, result = run_module(capsys, generation_2(paths, hold_encoding_sa=True))
+    assert code == 0 and 'held' not in result and installed(kernel) == ([1], [1], 1)  # applied at once, for good
+
+
 def test_confirm_timeout_refuses_a_key_change_on_the_same_an_before_any_change(capsys, kernel, paths, systemd,
                                                                                tmp_path):
     pending_dir = str(tmp_path / 'pending')
