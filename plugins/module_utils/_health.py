@@ -277,9 +277,10 @@ def counter_sample(secy):
     return sample
 
 
-def counter_report(before, after, probed):
-    """The second sample's totals and the growth since the first (never negative: a recreated SC starts at 0)."""
-    report = {'probed': probed}
+def counter_report(before, after, probed, seconds=None):
+    """The second sample's totals and the growth since the first (never negative: a recreated SC starts at 0), and
+    the `seconds` between the two samples (None: one reading served as both)."""
+    report = {'probed': probed, 'seconds': seconds}
     for counter in COUNTERS:
         report[counter] = after[counter]
         report[counter + '_delta'] = max(0, after[counter] - before[counter])
@@ -417,12 +418,17 @@ def _shown_rx(secy):
             for sc in secy['rx_scs']]
 
 
+# The SecY's settings a report shows (playbooks/verify.yml checks them against the plan).
+SHOWN_LINK_OPTIONS = ('cipher', 'icv_len', 'encrypt', 'validate', 'replay_protect', 'window', 'sci')
+
+
 def port_report(port, reading, mka, counters, pings, reasons):
     """What the module returns for one port: key ids and counters, never a key."""
     secy = reading['secy']
     return {
         'healthy': not reasons, 'reasons': reasons, 'daemon': port['daemon'],
         'up': bool(secy and secy['up']), 'operstate': reading['operstate'],
+        'link': {option: secy['link'].get(option) for option in SHOWN_LINK_OPTIONS} if secy else None,
         'encoding_sa': secy['link'].get('encoding_sa') if secy else None,
         'tx_sa': _shown_tx_sa(secy), 'rx': _shown_rx(secy),
         'mka': mka, 'counters': counters, 'pings': pings,
@@ -455,20 +461,22 @@ def _mka_of(port, status):
         return None, str(exc)
 
 
-def check_port(port, before, after, pings, status):
-    """One port's report from the readings before and after the probe (pings None: not probed)."""
+def check_port(port, before, after, pings, status, seconds=None):
+    """One port's report from the readings before and after the probe (pings None: not probed), `seconds` apart."""
     mka, mka_error = _mka_of(port, status)
     counters = None
     if before['secy'] is not None and after['secy'] is not None:
-        counters = counter_report(counter_sample(before['secy']), counter_sample(after['secy']), pings is not None)
+        counters = counter_report(counter_sample(before['secy']), counter_sample(after['secy']), pings is not None,
+                                  seconds)
     reasons = port_reasons(port, after, mka, mka_error, counters, pings)
     return port_report(port, after, mka, counters, pings, reasons)
 
 
-def check_once(ports, host, probe=True):
+def check_once(ports, host, probe=True, clock=time.monotonic):
     """{name: port_report()} of every port: read, ping the peers of the ports that exist, read again. Without
     any ping the one reading serves as both samples (the deltas are 0: there was no probe to measure)."""
     names = [port['name'] for port in ports]
+    started = clock()
     before = host.read(names)
     probed = [port for port in ports if probe and port['peers'] and before[port['name']]['secy'] is not None]
     pings = {}
@@ -476,7 +484,8 @@ def check_once(ports, host, probe=True):
         pings[port['name']] = [{'address': address, 'replied': bool(host.ping(port['name'], address))}
                                for address in port['peers']]
     after = host.read(names) if probed else before
-    return {name: check_port(port, before[name], after[name], pings.get(name), host.status)
+    seconds = round(clock() - started, 3) if probed else None
+    return {name: check_port(port, before[name], after[name], pings.get(name), host.status, seconds)
             for name, port in zip(names, ports)}
 
 

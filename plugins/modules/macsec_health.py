@@ -158,6 +158,31 @@ ports:
     operstate:
       description: The kernel's operational state of the link (V(up), V(lowerlayerdown), ...), V(null) if not reported.
       type: str
+    link:
+      description: The SecY's settings (V(null) when it does not exist); playbooks/verify.yml checks them against the plan.
+      type: dict
+      contains:
+        cipher:
+          description: The cipher suite (V(gcm-aes-128), ...).
+          type: str
+        icv_len:
+          description: The ICV length.
+          type: int
+        encrypt:
+          description: Whether frames are encrypted (V(false) - integrity only).
+          type: bool
+        validate:
+          description: How received frames are validated (V(strict), V(check), V(disabled)).
+          type: str
+        replay_protect:
+          description: Whether replay protection is on.
+          type: bool
+        window:
+          description: The replay window.
+          type: int
+        sci:
+          description: The SecY's own SCI.
+          type: str
     encoding_sa:
       description: The AN the SecY sends with.
       type: int
@@ -255,6 +280,9 @@ ports:
         probed:
           description: Whether pings were sent between the two samples.
           type: bool
+        seconds:
+          description: The time between the two samples (V(null) when one reading served as both).
+          type: float
         tx_protected_delta:
           description: Protected frames sent during the probe.
           type: int

@@ -20,6 +20,8 @@ description:
     (C(sha256:...)). So C(--check --diff) names a changed option, and a changed key only as a changed fingerprint.
 author:
   - l2sec.macsec maintainers (@l2sec)
+extends_documentation_fragment:
+  - l2sec.macsec.key_lifecycle
 attributes:
   check_mode:
     description: Reports whether the file would change, and the masked diff.
@@ -92,18 +94,6 @@ options:
     description: Where the pending changes are kept (as with M(l2sec.macsec.macsec_secy)).
     type: path
     default: /run/l2sec-macsec/pending
-  retire:
-    description:
-      - The key lifecycle (docs/topology.md). Link name to the generation before the one whose keys the file holds
-        (an MKA port's pre-shared CAK); each is recorded as retired in O(generations_file) (never lowered), so that
-        no later run goes back to it. The wpa_supplicant role passes it for every pre-shared CAK link above
-        generation 1.
-    type: dict
-    default: {}
-  generations_file:
-    description: The host's record of retired generations (as M(l2sec.macsec.macsec_teardown)'s).
-    type: path
-    default: /var/lib/l2sec-macsec/generations.json
 notes:
   - O(secrets) is C(no_log); the result holds the file only in the masked diff.
   - With O(confirm_timeout), the file as it was (with its secrets) is kept until the commit in O(pending_dir), which is

@@ -30,6 +30,8 @@ author:
 requirements:
   - pyroute2 0.7 or later on the host (Debian 12 python3-pyroute2 0.7.2 works)
   - the C(macsec) kernel module
+extends_documentation_fragment:
+  - l2sec.macsec.key_lifecycle
 attributes:
   check_mode:
     description: Reads the kernel and reports the changes it would make, without making them.
@@ -252,18 +254,6 @@ options:
       - V(0) applies the change at once and for good.
     type: int
     default: 0
-  retire:
-    description:
-      - The key lifecycle (docs/topology.md). Link name to the generation before the one whose keys this call
-        installs; once the SecY has them, each is recorded as retired in O(generations_file) (never lowered), so
-        that no later run goes back to it, whatever the inventory says. The kernel role passes it for every link
-        above generation 1.
-    type: dict
-    default: {}
-  generations_file:
-    description: The host's record of retired generations (as M(l2sec.macsec.macsec_teardown)'s).
-    type: path
-    default: /var/lib/l2sec-macsec/generations.json
   hold_encoding_sa:
     description:
       - Hitless key change across the ends of a link (docs/kernel.md). With O(confirm_timeout) above 0, a change that

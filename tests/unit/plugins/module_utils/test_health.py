@@ -489,6 +489,18 @@ def test_check_once_pings_between_two_readings_and_counts_the_growth(kernel):
     assert len(kernel.modifying_calls()) == 5
 
 
+def test_check_once_reports_the_secys_settings_and_the_time_between_its_samples(kernel):
+    add_secy(kernel)
+    set_counters(kernel, 'macsec0', tx=100, ok=90)
+    ticks = iter([100.0, 102.5])
+    report = _health.check_once([PORT], host_of(kernel, Pinger(kernel)), clock=lambda: next(ticks))['macsec0']
+    assert report['counters']['seconds'] == 2.5
+    assert report['link']['cipher'] == 'gcm-aes-128' and report['link']['encrypt'] is True
+    assert report['link']['validate'] == 'strict' and set(report['link']) == set(_health.SHOWN_LINK_OPTIONS)
+    unprobed = _health.check_once([PORT], host_of(kernel, Pinger(kernel)), probe=False)['macsec0']
+    assert unprobed['counters']['seconds'] is None
+
+
 def test_check_once_of_a_link_that_carries_nothing(kernel):
     add_secy(kernel)
     set_counters(kernel, 'macsec0')
