@@ -1261,8 +1261,10 @@ def rotation_errors(links, rotate):
             close = difflib.get_close_matches(name, [str(known) for known in by_name], n=1)
             errors.append(ValidationError('rotate', 'names no link %r%s: give names of macsec_links, or all' % (
                 name, ' (did you mean %r?)' % close[0] if close else '')))
-        elif _not_rotatable(by_name[name]):
-            errors.append(ValidationError('rotate', 'link %r %s' % (name, _not_rotatable(by_name[name]))))
+        else:
+            reason = _not_rotatable(by_name[name])
+            if reason:
+                errors.append(ValidationError('rotate', 'link %r %s' % (name, reason)))
     return errors
 
 

@@ -194,14 +194,21 @@ def confirm_of(module):
             'ike': params['confirm_ike'], 'pending_dir': params['pending_dir']}
 
 
-def record_retired(module, result):
+def retire_request(module):
+    """The checked `retire` option; bad input fails naming it before the file is touched."""
+    try:
+        return _generations.retire_request(module.params['retire'])
+    except _generations.GenerationsError as exc:
+        module.fail_json(msg=str(exc), field='retire')
+
+
+def record_retired(module, retire, result):
     """The generations before the one whose keys the file now holds, recorded as retired (the key lifecycle)."""
     try:
-        retire = _generations.retire_request(module.params['retire'])
         moved = _generations.retire(retire, module.params['generations_file'], module.check_mode)
     except (_generations.GenerationsError, OSError) as exc:
         module.fail_json(msg='%s is written, but the record of retired generations could not be (the next run writes '
-                             'it again): %s' % (module.params['path'], exc), field='retire', **result)
+                             'it again): %s' % (module.params['path'], exc), **result)
     if moved:
         result['changed'] = True
         result['retired'] = {name: retire[name] for name in moved}
@@ -236,6 +243,7 @@ def main():
                          field='content')
     mode = _mode(module, module.params['mode'])
     confirm = confirm_of(module)
+    retire = retire_request(module)
     before = _files.read_bytes(path)
     before_text = None if before is None else before.decode('utf-8', errors='replace')
     changed_content = before_text != content
@@ -256,7 +264,7 @@ def main():
     if confirm:
         result['pending'] = ('rollback_timer' in result
                              or _confirm_files.read(confirm['pending_dir'], confirm['name']) is not None)
-    record_retired(module, result)
+    record_retired(module, retire, result)
     if module._diff and changed_content:
         secret_keys = module.params['secret_keys']
         result['diff'] = {'before_header': path, 'after_header': path,

@@ -374,7 +374,8 @@ def test_retire_records_the_generation_before_once_and_check_mode_writes_nothing
     assert code == 0 and not result['changed'] and json.loads(record.read_text())['links'] == {'rack1-ab': 2}
 
 
-def test_a_bad_retire_fails_naming_the_field(tmp_path, capsys):
+def test_a_bad_retire_fails_naming_the_field_before_the_file_is_written(tmp_path, capsys):
     code, result = run_module(capsys, **module_args(tmp_path / 'port.conf', retire={'rack1-ab': 0},
                                                     generations_file=str(tmp_path / 'g.json')))
     assert code == 1 and result['field'] == 'retire' and 'a generation of 1 or more' in result['msg']
+    assert os.listdir(tmp_path) == []
