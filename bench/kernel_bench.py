@@ -22,12 +22,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORE = '2.21.5'
+from _lab import ANSIBLE_PLAYBOOK, ansible_env, lab
+
 PARENT = 'eth1'
 IFNAME = 'benchsec0'
 # Lab-only keys (public): the bench measures speed, not secrecy.
@@ -85,22 +84,12 @@ def command_playbook():
     return COMMAND_PLAY % {'tasks': tasks}
 
 
-def lab(*args, check=True):
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'lab', 'lab.py')] + list(args), check=check,
-                          capture_output=True, text=True)
-
-
 class Runner:
     def __init__(self, lab_name, workdir, inventory):
         self.lab_name = lab_name
         self.workdir = workdir
         self.inventory = inventory
-        collections = os.path.join(workdir, 'collections', 'ansible_collections', 'l2sec')
-        os.makedirs(collections)
-        os.symlink(ROOT, os.path.join(collections, 'macsec'))
-        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(workdir, 'collections'),
-                        ANSIBLE_CONFIG=os.path.join(ROOT, 'examples', 'lab', 'ansible.cfg'),
-                        ANSIBLE_HOME=os.path.join(workdir, 'ansible-home'))
+        self.env = ansible_env(workdir)
         self.playbooks = {}
         for name, text in (('module', module_playbook()), ('commands', command_playbook())):
             path = os.path.join(workdir, name + '.yml')
@@ -110,9 +99,8 @@ class Runner:
 
     def playbook(self, name):
         """Seconds of one ansible-playbook run, and its recap line of vm1."""
-        binary = os.path.join(ROOT, '.venv', CORE, 'bin', 'ansible-playbook')
         started = time.monotonic()
-        done = subprocess.run([binary, '-i', self.inventory, self.playbooks[name]], env=self.env, check=False,
+        done = subprocess.run([ANSIBLE_PLAYBOOK, '-i', self.inventory, self.playbooks[name]], env=self.env, check=False,
                               capture_output=True, text=True)
         elapsed = time.monotonic() - started
         if done.returncode != 0:

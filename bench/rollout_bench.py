@@ -19,16 +19,11 @@ tools/setup.sh to have made .venv/<ansible-core>.
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORE = '2.21.5'
+from _lab import SiteRunner, fresh_lab, lab
+
 HOSTS = ('vm1', 'vm2', 'vm3')
 WIRES = 'seg=vm1,vm2,vm3;p2p=vm1,vm2'
 # Lab-only master secret (public): the bench measures speed, not secrecy.
@@ -51,47 +46,6 @@ macsec_links:
 PINGS = (('vm3', '10.0.11.1'), ('vm1', '10.0.11.2'), ('vm2', '10.0.11.3'), ('vm1', '10.0.12.2'))
 
 
-def lab(*args, check=True):
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'lab', 'lab.py')] + list(args), check=check,
-                          capture_output=True, text=True)
-
-
-def recaps(output):
-    """{host: {ok, changed, unreachable, failed, ...}} from the PLAY RECAP of an ansible-playbook run."""
-    found = {}
-    for line in output.splitlines():
-        match = re.match(r'^(vm\d+)\s+:\s+(.*)$', line)
-        if match:
-            found[match.group(1)] = {key: int(value) for key, value in re.findall(r'(\w+)=(\d+)', match.group(2))}
-    return found
-
-
-class Runner:
-    def __init__(self, workdir, inventory):
-        collections = os.path.join(workdir, 'collections', 'ansible_collections', 'l2sec')
-        os.makedirs(collections)
-        os.symlink(ROOT, os.path.join(collections, 'macsec'))
-        self.topology = os.path.join(workdir, 'topology.yml')
-        with open(self.topology, 'w', encoding='utf-8') as handle:
-            handle.write(TOPOLOGY)
-        self.inventory = inventory
-        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(workdir, 'collections'),
-                        ANSIBLE_CONFIG=os.path.join(ROOT, 'examples', 'lab', 'ansible.cfg'),
-                        ANSIBLE_HOME=os.path.join(workdir, 'ansible-home'), ANSIBLE_NOCOLOR='1')
-
-    def site(self):
-        """Seconds of one whole site.yml run, and its recap per host. Stops the bench when the run failed."""
-        binary = os.path.join(ROOT, '.venv', CORE, 'bin', 'ansible-playbook')
-        started = time.monotonic()
-        done = subprocess.run([binary, '-i', self.inventory, '-e', '@' + self.topology, 'l2sec.macsec.site'],
-                              env=self.env, check=False, capture_output=True, text=True)
-        elapsed = time.monotonic() - started
-        if done.returncode != 0:
-            tail = (elapsed, done.stdout[-4000:], done.stderr[-2000:])
-            raise SystemExit('site.yml failed after %.0f s:\n%s\n%s' % tail)
-        return elapsed, recaps(done.stdout), done.stdout
-
-
 def check_runs(first, second):
     """The first run changed every host, the second none; anything else makes the figures meaningless."""
     (first_recap, first_output), (second_recap, second_output) = first, second
@@ -109,28 +63,17 @@ def check_traffic(lab_name):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--lab', default='bench3')
-    parser.add_argument('--keep', action='store_true')
-    args = parser.parse_args()
-    lab('build')
-    lab('down', '--name', args.lab, check=False)
-    print('booting lab %s (3 VMs; wires %s) ...' % (args.lab, WIRES), flush=True)
-    lab('up', '--name', args.lab, '--vms', '3', '--wires', WIRES, '--timeout', '400')
-    try:
+    with fresh_lab(__doc__, 'bench3', 3, WIRES) as lab_name:
         with tempfile.TemporaryDirectory(prefix='l2sec-bench-') as workdir:
             inventory = os.path.join(workdir, 'inventory.yml')
-            lab('inventory', '--name', args.lab, '--output', inventory)
-            runner = Runner(workdir, inventory)
+            lab('inventory', '--name', lab_name, '--output', inventory)
+            runner = SiteRunner(workdir, inventory, TOPOLOGY)
             first_seconds, first_recap, first_output = runner.site()
             print('first run      %6.1f s   %s' % (first_seconds, summary(first_recap)), flush=True)
             second_seconds, second_recap, second_output = runner.site()
             print('no-change run  %6.1f s   %s' % (second_seconds, summary(second_recap)), flush=True)
             check_runs((first_recap, first_output), (second_recap, second_output))
-            check_traffic(args.lab)
-    finally:
-        if not args.keep:
-            lab('down', '--name', args.lab, check=False)
+            check_traffic(lab_name)
     print('a 3-member segment (vm1, vm2, vm3) and a point-to-point link (vm1-vm2), kernel provider, under TCG')
     print('ratio first / no-change: %.2f' % (first_seconds / second_seconds))
     print('pings across the segment and the link after the runs: %d of %d paths' % (len(PINGS), len(PINGS)))
