@@ -207,6 +207,51 @@ def macsec_verify_report(plan, hostvars, hosts, health='verify_health', ike='ver
             'picture': layout(links)}
 
 
+def _guard_reason(headroom, percent, seconds):
+    """Why an encoding SA's PN calls for a new key now, or None."""
+    if headroom['used'] * 100 >= headroom['limit'] * percent:  # exact: used_percent is rounded
+        return 'PN %d of %d used (%.1f%%, the guard rotates at %s%%)' % (
+            headroom['used'], headroom['limit'], headroom['used_percent'], percent)
+    if headroom['exhaustion_seconds'] is not None and headroom['exhaustion_seconds'] < seconds:
+        return 'PN runs out in %d s at %s frames/s (the guard rotates within %d s)' % (
+            headroom['exhaustion_seconds'], headroom['per_second'], seconds)
+    return None
+
+
+def macsec_pn_guard(plan, hostvars, hosts, health='pn_guard_health', percent=75, seconds=86400):
+    """playbooks/pn_guard.yml: the static-key links to rotate because an end's encoding SA has used `percent` of
+    its PN space, or runs out within `seconds` at the rate seen (each host registered macsec_health as `health`).
+    MKA links are not guarded here: their key server distributes a new SAK before the PN runs out.
+    Returns {rotate: [link names], ends: [{link, host, ifname, pn, reason}]} (every kernel end read; reason None
+    where the PN is far from its end)."""
+    if not isinstance(plan, Mapping):
+        raise AnsibleFilterError('macsec_pn_guard: the input must be the registered plan (macsec_topology phase=plan)')
+    try:
+        percent, seconds = float(percent), int(seconds)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('macsec_pn_guard: percent and seconds must be numbers, not %r and %r' % (percent, seconds))
+    if not 0 < percent <= 100 or seconds < 0:
+        raise AnsibleFilterError('macsec_pn_guard: percent must be above 0 and at most 100, seconds 0 or more '
+                                 '(pn_guard_percent, pn_guard_seconds), not %s and %s' % (percent, seconds))
+    rotate, ends = [], []
+    for name, link in _links_of(plan, hosts).items():
+        for host, entry in link['ends'].items():
+            if entry is None or entry['provider'] != 'kernel':
+                continue
+            ifname = entry['options']['macsec_ifname']
+            result, lost = _registered.checked(hostvars, host, health)
+            port = ((result.get('ports') or {}) if isinstance(result.get('ports'), Mapping) else {}).get(ifname)
+            if lost or not isinstance(port, Mapping):
+                continue  # not read: nothing to judge (verify.yml reports unreachable ends)
+            headroom, _warnings = _pn_headroom((port.get('link') or {}).get('cipher'), port.get('tx_sa'),
+                                               port.get('counters'), seconds)
+            reason = _guard_reason(headroom, percent, seconds) if headroom else None
+            ends.append({'link': name, 'host': host, 'ifname': ifname, 'pn': headroom, 'reason': reason})
+            if reason and name not in rotate:
+                rotate.append(name)
+    return {'rotate': rotate, 'ends': ends}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The picture: hosts on a circle, a point-to-point link as a line (bent when two hosts share several), a segment
 # as a hub joined to its members. Coordinates only; templates/verify/topology.svg.j2 draws them.
@@ -302,4 +347,5 @@ class FilterModule:
     """playbooks/verify.yml's filters."""
 
     def filters(self):
-        return {'macsec_verify_port': macsec_verify_port, 'macsec_verify_report': macsec_verify_report}
+        return {'macsec_pn_guard': macsec_pn_guard, 'macsec_verify_port': macsec_verify_port,
+                'macsec_verify_report': macsec_verify_report}

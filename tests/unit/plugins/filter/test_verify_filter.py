@@ -190,5 +190,60 @@ def test_the_markdown_lists_every_end_and_why():
 
 
 def test_the_filters_are_registered():
-    assert verify_filter.FilterModule().filters() == {'macsec_verify_port': verify_filter.macsec_verify_port,
+    assert verify_filter.FilterModule().filters() == {'macsec_pn_guard': verify_filter.macsec_pn_guard,
+                                                      'macsec_verify_port': verify_filter.macsec_verify_port,
                                                       'macsec_verify_report': verify_filter.macsec_verify_report}
+
+
+def guard_vars(plan, pns, **counters):
+    """hostvars with each host's pn_guard_health: the encoding SA of the first link at PN pns[host]."""
+    ifname = plan['hosts']['node-a']['links'][0]['options']['macsec_ifname']
+    return {host: {'pn_guard_health': {'ports': {ifname: port(ifname, pn=pn, **counters)}}} for host, pn in pns.items()}
+
+
+def test_the_pn_guard_rotates_a_link_one_end_of_which_passed_the_threshold():
+    plan = plan_of(link('ab', ('node-a', 'node-b')), link('bc', ('node-b', 'node-c'), interface='eth2'))
+    hostvars = guard_vars(plan, {'node-a': 3 * 2 ** 30 + 1, 'node-b': 5000, 'node-c': 5000})
+    result = verify_filter.macsec_pn_guard(plan, hostvars, list(HOSTS), percent=75)
+    assert result['rotate'] == ['ab']
+    (hot,) = [end for end in result['ends'] if end['reason']]
+    assert hot['host'] == 'node-a' and hot['link'] == 'ab' and hot['pn']['used'] == 3 * 2 ** 30 + 1
+    assert hot['reason'] == 'PN %d of %d used (75.0%%, the guard rotates at 75.0%%)' % (3 * 2 ** 30 + 1, 2 ** 32)
+    # bc's ends were read at another interface name: not in the ports, so not judged (verify.yml reports those)
+    assert {(end['link'], end['host']) for end in result['ends']} == {('ab', 'node-a'), ('ab', 'node-b')}
+
+
+def test_the_pn_guard_leaves_a_link_far_from_its_end_and_rotates_one_that_runs_out_soon():
+    plan = plan_of(link('ab', ('node-a', 'node-b')))
+    quiet = verify_filter.macsec_pn_guard(plan, guard_vars(plan, {'node-a': 3 * 2 ** 30 - 1, 'node-b': 1}), ['node-a', 'node-b'])
+    assert quiet['rotate'] == [] and [end['reason'] for end in quiet['ends']] == [None, None]
+    # 2^31 frames left at 10^5 frames/s: about 6 hours, within a day
+    busy = guard_vars(plan, {'node-a': 2 ** 31, 'node-b': 1}, tx_protected_delta=200000, seconds=2.0)
+    result = verify_filter.macsec_pn_guard(plan, busy, ['node-a', 'node-b'], percent=90, seconds=86400)
+    assert result['rotate'] == ['ab']
+    assert result['ends'][0]['reason'] == 'PN runs out in 21475 s at 100000.0 frames/s (the guard rotates within 86400 s)'
+    # node-b sends as fast from PN 1: its 2^32 PNs last 42950 s, also within a day; the link is named once
+    assert result['ends'][1]['reason'].startswith('PN runs out in 42950 s')
+
+
+def test_the_pn_guard_does_not_judge_xpn_by_the_32_bit_limit_mka_links_or_lost_hosts():
+    plan = plan_of(link('ab', ('node-a', 'node-b'), cipher='gcm-aes-xpn-256'))
+    ifname = plan['hosts']['node-a']['links'][0]['options']['macsec_ifname']
+    hostvars = {'node-a': {'pn_guard_health': {'ports': {ifname: port(ifname, cipher='gcm-aes-xpn-256', pn=2 ** 33)}}},
+                'node-b': {'pn_guard_health': {'unreachable': True}}}
+    result = verify_filter.macsec_pn_guard(plan, hostvars, ['node-a', 'node-b'])
+    assert result['rotate'] == [] and result['ends'][0]['pn']['limit'] == 2 ** 64 and len(result['ends']) == 1
+    mka = plan_of(link('ab', ('node-a', 'node-b'), provider='wpa_supplicant'))
+    assert verify_filter.macsec_pn_guard(mka, guard_vars(mka, {'node-a': 2 ** 32 - 1}), ['node-a', 'node-b']) == {
+        'rotate': [], 'ends': []}
+
+
+@pytest.mark.parametrize('percent, seconds, message', [
+    (0, 60, 'percent must be above 0'), (101, 60, 'percent must be above 0'), ('x', 60, 'must be numbers'),
+    (50, -1, 'seconds 0 or more')])
+def test_the_pn_guard_refuses_a_threshold_that_means_nothing(percent, seconds, message):
+    plan = plan_of(link('ab', ('node-a', 'node-b')))
+    with pytest.raises(AnsibleFilterError, match=message):
+        verify_filter.macsec_pn_guard(plan, {}, ['node-a'], percent=percent, seconds=seconds)
+    with pytest.raises(AnsibleFilterError, match='registered plan'):
+        verify_filter.macsec_pn_guard([], {}, ['node-a'])
