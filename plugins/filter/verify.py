@@ -123,12 +123,19 @@ def _ike_report(host, entry, ike):
     return found, reasons
 
 
+def _port_read(hostvars, host, health, ifname):
+    """What `host`'s macsec_health (registered as `health`) reported of the port `ifname` (None when it did not),
+    and whether the controller lost the host."""
+    result, lost = _registered.checked(hostvars, host, health)
+    ports = result.get('ports') if isinstance(result.get('ports'), Mapping) else {}
+    return ports.get(ifname), lost
+
+
 def _end_report(host, entry, hostvars, health, ike, warn_seconds):
     options, ifname = entry['options'], entry['options']['macsec_ifname']
     end = {'host': host, 'interface': entry['end'].get('interface'), 'ifname': ifname, 'checked': False,
            'protected': False, 'reasons': [], 'warnings': []}
-    result, lost = _registered.checked(hostvars, host, health)
-    port = ((result.get('ports') or {}) if isinstance(result.get('ports'), Mapping) else {}).get(ifname)
+    port, lost = _port_read(hostvars, host, health, ifname)
     if lost or not isinstance(port, Mapping):
         end['reasons'].append('%s could not be reached to check %s' % (host, ifname) if lost
                               else '%s did not check %s' % (host, ifname))
@@ -239,8 +246,7 @@ def macsec_pn_guard(plan, hostvars, hosts, health='pn_guard_health', percent=75,
             if entry is None or entry['provider'] != 'kernel':
                 continue
             ifname = entry['options']['macsec_ifname']
-            result, lost = _registered.checked(hostvars, host, health)
-            port = ((result.get('ports') or {}) if isinstance(result.get('ports'), Mapping) else {}).get(ifname)
+            port, lost = _port_read(hostvars, host, health, ifname)
             if lost or not isinstance(port, Mapping):
                 continue  # not read: nothing to judge (verify.yml reports unreachable ends)
             headroom, _warnings = _pn_headroom((port.get('link') or {}).get('cipher'), port.get('tx_sa'),
