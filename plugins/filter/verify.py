@@ -22,6 +22,7 @@ from ansible_collections.l2sec.macsec.plugins.filter.strongswan import macsec_ip
 from ansible_collections.l2sec.macsec.plugins.plugin_utils import _registered
 
 XPN_CIPHERS = ('gcm-aes-xpn-128', 'gcm-aes-xpn-256')
+PN_WARN_PERCENT = 90  # verify.yml warns past this share of an encoding SA's PN space (pn_guard.yml rotates at 75)
 DEFAULTS = {'cipher': 'gcm-aes-128', 'encrypt': True, 'validate': 'strict'}
 PROTECTED = 'protected'
 NOT_PROTECTED = 'not protected'
@@ -85,10 +86,10 @@ def _counter_reasons(host, ifname, counters):
         host, ifname, ', '.join('%s +%d' % (name, counters[name + '_delta']) for name in grown))] if grown else []
 
 
-def _pn_headroom(cipher, tx_sa, counters, warn_seconds):
+def _pn_headroom(cipher, tx_sa, counters):
     """PN used by the encoding SA, its limit, the rate seen while checked, and the time left at that rate."""
     if not tx_sa or tx_sa.get('pn') is None:
-        return None, []
+        return None
     limit = 2 ** 64 if cipher in XPN_CIPHERS else 2 ** 32
     used = int(tx_sa['pn'])
     seconds = (counters or {}).get('seconds')
@@ -97,15 +98,22 @@ def _pn_headroom(cipher, tx_sa, counters, warn_seconds):
         rate = round((counters.get('tx_protected_delta') or 0) / seconds, 3)
     left = max(limit - used, 0)
     exhaustion = round(left / rate) if rate else None
-    headroom = {'used': used, 'limit': limit, 'used_percent': round(100.0 * used / limit, 6),
-                'per_second': rate, 'exhaustion_seconds': exhaustion}
-    warnings = []
-    if headroom['used_percent'] >= 90:
-        warnings.append('PN %d of %d used (%.1f%%): rotate the link (playbooks/rotate.yml)'
-                        % (used, limit, headroom['used_percent']))
-    elif exhaustion is not None and exhaustion < warn_seconds:
-        warnings.append('PN runs out in %d s at %s frames/s: rotate the link (playbooks/rotate.yml)' % (exhaustion, rate))
-    return headroom, warnings
+    return {'used': used, 'limit': limit, 'used_percent': round(100.0 * used / limit, 6),
+            'per_second': rate, 'exhaustion_seconds': exhaustion}
+
+
+def _pn_running_out(headroom, percent, seconds):
+    """Why an encoding SA needs a new key soon: it has used `percent` of its PN space, or runs out within `seconds`
+    at the rate seen; None when neither. verify.yml warns by this rule (90%), pn_guard.yml rotates by it."""
+    if headroom is None:
+        return None
+    if headroom['used'] * 100 >= headroom['limit'] * percent:  # exact: used_percent is rounded
+        return 'PN %d of %d used (%.1f%%, the limit is %s%%)' % (
+            headroom['used'], headroom['limit'], headroom['used_percent'], percent)
+    if headroom['exhaustion_seconds'] is not None and headroom['exhaustion_seconds'] < seconds:
+        return 'PN runs out in %d s at %s frames/s (the limit is %d s)' % (
+            headroom['exhaustion_seconds'], headroom['per_second'], seconds)
+    return None
 
 
 def _ike_report(host, entry, ike):
@@ -149,7 +157,9 @@ def _end_report(host, entry, hostvars, health, ike, warn_seconds):
         end['reasons'].extend(_setting_reasons(host, ifname, options, shown))
     end['reasons'].extend(_peer_reasons(host, ifname, entry['provider'], entry['peers'], port.get('rx')))
     end['reasons'].extend(_counter_reasons(host, ifname, port.get('counters')))
-    end['pn'], end['warnings'] = _pn_headroom(shown.get('cipher'), port.get('tx_sa'), port.get('counters'), warn_seconds)
+    end['pn'] = _pn_headroom(shown.get('cipher'), port.get('tx_sa'), port.get('counters'))
+    running_out = _pn_running_out(end['pn'], PN_WARN_PERCENT, warn_seconds)
+    end['warnings'] = [running_out + ': rotate the link (playbooks/rotate.yml)'] if running_out else []
     if options.get('ipsec'):
         ike_result, ike_lost = _registered.checked(hostvars, host, ike)
         if ike_lost:
@@ -214,17 +224,6 @@ def macsec_verify_report(plan, hostvars, hosts, health='verify_health', ike='ver
             'picture': layout(links)}
 
 
-def _guard_reason(headroom, percent, seconds):
-    """Why an encoding SA's PN calls for a new key now, or None."""
-    if headroom['used'] * 100 >= headroom['limit'] * percent:  # exact: used_percent is rounded
-        return 'PN %d of %d used (%.1f%%, the guard rotates at %s%%)' % (
-            headroom['used'], headroom['limit'], headroom['used_percent'], percent)
-    if headroom['exhaustion_seconds'] is not None and headroom['exhaustion_seconds'] < seconds:
-        return 'PN runs out in %d s at %s frames/s (the guard rotates within %d s)' % (
-            headroom['exhaustion_seconds'], headroom['per_second'], seconds)
-    return None
-
-
 def macsec_pn_guard(plan, hostvars, hosts, health='pn_guard_health', percent=75, seconds=86400):
     """playbooks/pn_guard.yml: the static-key links to rotate because an end's encoding SA has used `percent` of
     its PN space, or runs out within `seconds` at the rate seen (each host registered macsec_health as `health`).
@@ -249,9 +248,8 @@ def macsec_pn_guard(plan, hostvars, hosts, health='pn_guard_health', percent=75,
             port, lost = _port_read(hostvars, host, health, ifname)
             if lost or not isinstance(port, Mapping):
                 continue  # not read: nothing to judge (verify.yml reports unreachable ends)
-            headroom, _warnings = _pn_headroom((port.get('link') or {}).get('cipher'), port.get('tx_sa'),
-                                               port.get('counters'), seconds)
-            reason = _guard_reason(headroom, percent, seconds) if headroom else None
+            headroom = _pn_headroom((port.get('link') or {}).get('cipher'), port.get('tx_sa'), port.get('counters'))
+            reason = _pn_running_out(headroom, percent, seconds)
             ends.append({'link': name, 'host': host, 'ifname': ifname, 'pn': headroom, 'reason': reason})
             if reason and name not in rotate:
                 rotate.append(name)

@@ -140,7 +140,7 @@ def test_a_pn_near_its_limit_or_running_out_soon_is_a_warning_not_a_failure():
             value['tx_sa']['pn'] = pn
     report = verify_filter.macsec_verify_report(plan, hostvars, ['node-a', 'node-b'], pn_warn_seconds=3600)
     assert report['protected'] is True
-    assert report['links'][0]['warnings'][0].startswith('PN %d of %d used (95.0%%)' % (int(2 ** 32 * 0.95), 2 ** 32))
+    assert report['links'][0]['warnings'][0].startswith('PN %d of %d used (95.0%%, the limit is 90%%)' % (int(2 ** 32 * 0.95), 2 ** 32))
     assert len(report['links'][0]['warnings']) == 2
 
 
@@ -208,7 +208,7 @@ def test_the_pn_guard_rotates_a_link_one_end_of_which_passed_the_threshold():
     assert result['rotate'] == ['ab']
     (hot,) = [end for end in result['ends'] if end['reason']]
     assert hot['host'] == 'node-a' and hot['link'] == 'ab' and hot['pn']['used'] == 3 * 2 ** 30 + 1
-    assert hot['reason'] == 'PN %d of %d used (75.0%%, the guard rotates at 75.0%%)' % (3 * 2 ** 30 + 1, 2 ** 32)
+    assert hot['reason'] == 'PN %d of %d used (75.0%%, the limit is 75.0%%)' % (3 * 2 ** 30 + 1, 2 ** 32)
     # bc's ends were read at another interface name: not in the ports, so not judged (verify.yml reports those)
     assert {(end['link'], end['host']) for end in result['ends']} == {('ab', 'node-a'), ('ab', 'node-b')}
 
@@ -221,7 +221,7 @@ def test_the_pn_guard_leaves_a_link_far_from_its_end_and_rotates_one_that_runs_o
     busy = guard_vars(plan, {'node-a': 2 ** 31, 'node-b': 1}, tx_protected_delta=200000, seconds=2.0)
     result = verify_filter.macsec_pn_guard(plan, busy, ['node-a', 'node-b'], percent=90, seconds=86400)
     assert result['rotate'] == ['ab']
-    assert result['ends'][0]['reason'] == 'PN runs out in 21475 s at 100000.0 frames/s (the guard rotates within 86400 s)'
+    assert result['ends'][0]['reason'] == 'PN runs out in 21475 s at 100000.0 frames/s (the limit is 86400 s)'
     # node-b sends as fast from PN 1: its 2^32 PNs last 42950 s, also within a day; the link is named once
     assert result['ends'][1]['reason'].startswith('PN runs out in 42950 s')
 
