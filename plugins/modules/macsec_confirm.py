@@ -178,18 +178,19 @@ def run_probe(module, params, ipr, genl):
 def move_held_encoding_sas(module, params, pending, ipr, genl):
     """A pending change that kept its encoding SA (macsec_secy hold_encoding_sa) sends with the new one from now: the
     probe runs on every end of a link at once, after every end made its change, so every peer has the new RX SA.
-    Returns {name: what moved}."""
-    moved = {}
-    with registry_of(module, params) as registry:
-        for name, data in sorted(pending.items()):
-            current = _secy.read_state(ipr, genl, name)
-            state = _confirm.move_encoding_sa(data['spec'], current)
-            if state is None:
-                continue
-            moved[name] = 'encoding SA %s -> %s' % (current['link'].get('encoding_sa'), state['link']['encoding_sa'])
-            if not module.check_mode:
+    Returns {name: what moved}. The PN registry is opened (and locked) only when an encoding SA moves."""
+    moves = {}
+    for name, data in sorted(pending.items()):
+        current = _secy.read_state(ipr, genl, name)
+        state = _confirm.move_encoding_sa(data['spec'], current)
+        if state is not None:
+            moves[name] = (current['link'].get('encoding_sa'), state)
+    if moves and not module.check_mode:
+        with registry_of(module, params) as registry:
+            for name, (_before, state) in sorted(moves.items()):
                 _secy.converge(state, ipr, genl, registry)
-    return moved
+    return {name: 'encoding SA %s -> %s' % (before, state['link']['encoding_sa'])
+            for name, (before, state) in moves.items()}
 
 
 def registry_of(module, params):

@@ -88,6 +88,8 @@ def test_probe_reports_the_new_rx_sa_and_sends_through_the_secy(capsys, kernel, 
     assert result['secys'] == {'macsec0': {'pending': True, 'interface': True, 'ok': True,
                                            'peers': {PEER_SCI: {'an': 1, 'received': 3, 'ok': True}}}}
     assert kernel.sent == [('macsec0', MAC)] and kernel.modifying_calls() == []
+    # Nothing held, nothing to move: the PN registry is not opened, nor its lock taken.
+    assert not os.path.exists(paths['pn_registry'] + '.lock')
 
 
 def test_probe_without_frames_is_not_ok(capsys, kernel, paths):
@@ -136,6 +138,7 @@ def test_probe_moves_a_held_encoding_sa_before_it_sends(capsys, kernel, paths):
     assert encoding_sa(kernel) == 1 and tx_ans(kernel) == [0, 1]  # the old SAs stay until the commit
     assert [sa['an'] for sa in kernel.secy_of('macsec0')['rx_scs'][0]['sas']] == [0, 1]
     assert kernel.sent == [('macsec0', MAC)]
+    assert os.path.exists(paths['pn_registry'] + '.lock')  # the move went through the PN registry, under its lock
     # Moved once: the next probe finds nothing held.
     code, result = run_module(capsys, probe_args(paths))
     assert code == 0 and result['changed'] is False and 'moved' not in result['secys']['macsec0']
