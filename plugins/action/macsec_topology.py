@@ -24,6 +24,7 @@ ARGUMENT_SPEC = {
     'hosts': {'type': 'list', 'elements': 'str'},
     'host_macs': {'type': 'dict'},
     'rotate': {'type': 'list', 'elements': 'str', 'default': []},
+    'revoked_hosts': {'type': 'raw', 'default': []},  # checked by the validation, which names pki_revoked_hosts
 }
 
 
@@ -43,7 +44,7 @@ class ActionModule(ActionBase):
         result['changed'] = False
         if args['phase'] == 'validate':
             hosts = args['hosts'] if args['hosts'] is not None else self._inventory_hosts(task_vars)
-            result.update(self._validate(links, hosts, args['rotate']))
+            result.update(self._validate(links, hosts, args['rotate'], args['revoked_hosts']))
         else:
             host_macs = args['host_macs'] if args['host_macs'] is not None else self._preflight_macs(task_vars)
             errors = _topology.rotation_errors(links, args['rotate'])
@@ -115,8 +116,9 @@ class ActionModule(ActionBase):
                 if report is not None and isinstance(report.get('retired_generations'), Mapping)}
 
     @staticmethod
-    def _validate(links, hosts, rotate):
-        errors = _topology.validate_links(links, hosts) + _topology.rotation_errors(links, rotate)
+    def _validate(links, hosts, rotate, revoked_hosts):
+        errors = (_topology.validate_links(links, hosts, {'revoked_hosts': revoked_hosts})
+                  + _topology.rotation_errors(links, rotate))
         if errors:
             return _failure(errors, 'no host was contacted and nothing was changed')
         # Returned for roles and debugging: with defaults filled in, and never with key material.

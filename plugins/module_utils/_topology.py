@@ -86,7 +86,8 @@ WPA_SUPPLICANT_CAPABILITIES = {
         'port': (range(1, 65535), 'its macsec_port ranges from 1 to 65534'),
     },
 }
-DEFAULT_OPTIONS = {'wpa_supplicant_version': '2.10'}
+# revoked_hosts: the pki role's pki_revoked_hosts (hosts whose certificates are all revoked, docs/keys.md).
+DEFAULT_OPTIONS = {'wpa_supplicant_version': '2.10', 'revoked_hosts': ()}
 WPA_SUPPLICANT_DEBIAN = {'2.10': 'Debian 12', '2.11': 'Debian 13'}
 
 _MISSING = object()
@@ -891,6 +892,36 @@ def _rule_wpa_supplicant_honours(link, capabilities, version):
                 _show(value), where, reason))
 
 
+def _rule_revoked_hosts(link, revoked):
+    """A host whose certificates are revoked cannot be an end that authenticates with one: an IKE end of a link
+    with `ipsec.auth: pubkey`, an EAP-TLS supplicant, or the link's RADIUS server. Refused before anything runs,
+    rather than left to fail its authentication on the hosts."""
+    if not revoked:
+        return
+    fix = ('take the end out of the link (the whole link when it has two ends), or take %s off pki_revoked_hosts '
+           '(the next run issues it a new certificate)')
+    ipsec = link.values.get('ipsec')
+    if isinstance(ipsec, Mapping) and ipsec.get('auth', 'pubkey') == 'pubkey':
+        for end in link.ends:
+            if end.host in revoked:
+                yield ValidationError(end.path + '.host', (
+                    'is %s, whose certificates pki_revoked_hosts revokes: this link\'s IKE authenticates with '
+                    'certificates (ipsec.auth pubkey), so the end cannot: ' + fix) % (end.host, end.host))
+    if link.provider != WPA_SUPPLICANT or link.value('mode') != 'eap':
+        return
+    for end in link.ends:
+        if end.host in revoked and end.values.get('eap_role') == 'supplicant':
+            yield ValidationError(end.path + '.host', (
+                'is %s, whose certificates pki_revoked_hosts revokes: an EAP-TLS supplicant authenticates with '
+                'its certificate, so it cannot: ' + fix) % (end.host, end.host))
+    radius = link.values.get('radius')
+    server = radius.get('server_host') if isinstance(radius, Mapping) else None
+    if server in revoked:
+        yield ValidationError(link.path + '.radius.server_host', (
+            'is %s, whose certificates pki_revoked_hosts revokes: the supplicants would refuse its server '
+            'certificate; name another RADIUS server, or take %s off pki_revoked_hosts') % (server, server))
+
+
 LINK_RULES = (_rule_replay, _rule_mtu, _rule_explicit_keys, _rule_mka, _rule_ipsec, _rule_addresses)
 
 
@@ -1004,18 +1035,29 @@ def _resolve_options(options):
     return resolved
 
 
+def _revoked_hosts(value):
+    """(the revoked hosts, errors): pki_revoked_hosts must be a list of host names."""
+    if isinstance(value, (list, tuple)) and all(_nonempty_text(host) is None for host in value):
+        return frozenset(value), []
+    return frozenset(), [ValidationError('pki_revoked_hosts', 'must be a list of inventory host names, not %s'
+                                         % _show(value))]
+
+
 def _check_all(links, inventory_hosts, managed_hosts, options, check_sci):
     """Every static error of `links`, plus the parsed links (for expand)."""
     if not isinstance(links, (list, tuple)):
         return [ValidationError('macsec_links', 'must be a list of links, not %s: see docs/topology.md'
                                 % _kind(links))], []
-    version = _resolve_options(options)['wpa_supplicant_version']
+    resolved = _resolve_options(options)
+    version = resolved['wpa_supplicant_version']
     capabilities = WPA_SUPPLICANT_CAPABILITIES[version]
-    errors, parsed, names, sanitized_names = [], [], {}, {}
+    revoked, errors = _revoked_hosts(resolved['revoked_hosts'])
+    parsed, names, sanitized_names = [], {}, {}
     for index, raw in enumerate(links):
         link = _parse_link(index, raw, names, sanitized_names, errors)
         if link is not None:
             errors.extend(_rule_wpa_supplicant_honours(link, capabilities, version))
+            errors.extend(_rule_revoked_hosts(link, revoked))
             parsed.append(link)
     _check_across(parsed, inventory_hosts, managed_hosts, errors, check_sci)
     # In the order of the inventory: the errors found across links join those of their link (a stable sort).

@@ -87,6 +87,15 @@ options:
     type: list
     elements: str
     default: []
+  revoked_hosts:
+    description:
+      - For O(phase=validate), the hosts whose certificates are all revoked (the pki role's C(pki_revoked_hosts);
+        C(playbooks/plan.yml) passes it).
+      - Such a host is refused where a link needs its certificate - an end of a link with C(ipsec.auth=pubkey), an
+        EAP-TLS supplicant (C(eap_role=supplicant)), a link's C(radius.server_host) - naming the field and the fix.
+    type: list
+    elements: str
+    default: []
 notes:
   - The result of O(phase=plan) carries the inventory's explicit keys when it gives any; it is then marked
     C(no_log). The result of O(phase=validate) never carries key values.

@@ -57,6 +57,20 @@ def test_validate_lists_every_error_and_fails():
     assert result['msg'].endswith('\n'.join(result['errors']))
 
 
+def ike_link(name='rack1-ab', auth='pubkey'):
+    return kernel_link(name, ipsec={'auth': auth}, ends=[{'host': 'node-a', 'interface': 'eth1', 'address': '10.9.0.1/24'},
+                                                         {'host': 'node-b', 'interface': 'eth1', 'address': '10.9.0.2/24'}])
+
+
+def test_validate_refuses_an_end_whose_certificate_revoked_hosts_revokes():
+    links = [ike_link()]
+    result, dummy = run({'phase': 'validate', 'links': links, 'revoked_hosts': ['node-a']})
+    assert result['failed'] is True
+    assert [error.split(':')[0] for error in result['errors']] == ['macsec_links[rack1-ab].ends[0] (node-a).host']
+    result, dummy = run({'phase': 'validate', 'links': links})
+    assert 'failed' not in result
+
+
 def test_validate_returns_normalized_links_without_key_values():
     result, dummy = run({'links': [keyed_link()]})  # phase defaults to validate
     assert 'failed' not in result

@@ -452,6 +452,42 @@ def eap_link(**radius):
                      {'host': 'node-b', 'interface': 'eth1', 'eap_role': 'supplicant'}]}
 
 
+def ike_link(name='rack1-ab', auth='pubkey'):
+    return kernel_link(name, ipsec={'auth': auth}, ends=[{'host': 'node-a', 'interface': 'eth1', 'address': '10.9.0.1/24'},
+                                                         {'host': 'node-b', 'interface': 'eth1', 'address': '10.9.0.2/24'}])
+
+
+def revoked(links, hosts):
+    return messages(topology.validate_links(links, DEFAULT_HOSTS, {'revoked_hosts': hosts}))
+
+
+def test_a_revoked_host_is_refused_where_a_link_needs_its_certificate():
+    ike = ike_link()
+    assert revoked([ike], ['node-b']) == [
+        "macsec_links[rack1-ab].ends[1] (node-b).host: is node-b, whose certificates pki_revoked_hosts revokes: this "
+        "link's IKE authenticates with certificates (ipsec.auth pubkey), so the end cannot: take the end out of the "
+        "link (the whole link when it has two ends), or take node-b off pki_revoked_hosts (the next run issues it a "
+        "new certificate)"]
+    # The supplicant and the RADIUS server present certificates; the authenticator does not.
+    errors = revoked([eap_link(server_host='node-c')], ['node-a', 'node-b', 'node-c'])
+    assert [error.split(':')[0] for error in errors] == [
+        'macsec_links[mka].ends[1] (node-b).host', 'macsec_links[mka].radius.server_host']
+    assert 'an EAP-TLS supplicant authenticates with its certificate' in errors[0]
+
+
+def test_a_revoked_host_on_links_without_certificates_is_not_refused():
+    assert revoked([kernel_link()], ['node-a', 'node-b']) == []
+    assert revoked([ike_link('psk-ab', 'psk')], ['node-a', 'node-b']) == []
+    assert revoked([ike_link()], []) == []
+    assert revoked([eap_link()], ['node-a']) == []  # the authenticator
+
+
+def test_pki_revoked_hosts_must_be_a_list_of_host_names():
+    for value in ('node-b', [None], ['']):
+        assert revoked([ike_link()], value)[0].startswith(
+            'pki_revoked_hosts: must be a list of inventory host names, not ')
+
+
 def test_radius_server_host_is_an_inventory_host_and_reaches_the_plan():
     link = eap_link(server_host='node-c')
     assert messages(topology.validate_links([link], DEFAULT_HOSTS)) == []
