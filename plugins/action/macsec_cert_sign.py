@@ -58,6 +58,8 @@ class ActionModule(ActionBase):
                 return result
             if self._task.check_mode:
                 result.update(_decide(store, args, csr, check_mode=True))
+            elif not store.exists():
+                raise store.no_ca()  # before the lock, whose file would need the CA's directory
             else:
                 with store.locked():
                     result.update(_decide(store, args, csr, check_mode=False))

@@ -492,12 +492,15 @@ class CaStore:
     def exists(self):
         return os.path.exists(self.path(CA_KEY_FILE)) and os.path.exists(self.path(CA_CERT_FILE))
 
+    def no_ca(self):
+        return PkiError('no CA in %s: run l2sec.macsec.macsec_ca (the l2sec.macsec.pki role does) first'
+                        % self.directory)
+
     def load(self):
         """(CA key, CA certificate); PkiError when missing or not a pair."""
         key_data, cert_data = read_file(self.path(CA_KEY_FILE)), read_file(self.path(CA_CERT_FILE))
         if key_data is None or cert_data is None:
-            raise PkiError('no CA in %s: run l2sec.macsec.macsec_ca (the l2sec.macsec.pki role does) first'
-                           % self.directory)
+            raise self.no_ca()
         try:
             key = load_private_key(key_data)
         except (ValueError, TypeError):

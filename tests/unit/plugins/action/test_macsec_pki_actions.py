@@ -143,3 +143,10 @@ def test_bad_input_fails_before_anything_is_written(pki):
     with pytest.raises(AnsibleActionFail, match='crl_days \\(30\\) must be longer'):
         run(macsec_ca, {'dir': pki, 'crl_days': 30})
     assert json.load(open(os.path.join(pki, 'index.json')))['certificates'] == []
+
+
+def test_sign_without_a_ca_says_to_make_it_first_and_writes_nothing(tmp_path):
+    directory = str(tmp_path / 'pki')
+    with pytest.raises(AnsibleActionFail, match='vm1: no CA in .*/pki: run l2sec.macsec.macsec_ca .* first'):
+        sign(directory, _pki.generate_key())
+    assert not os.path.exists(directory)
