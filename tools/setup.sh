@@ -15,7 +15,7 @@ install_system_packages() {
   local wanted missing=()
   wanted=$(awk '/^[a-z0-9]/ && /platform:dpkg/ && (/ lab[] ]/ || / test[] ]/) {print $1}' bindep.txt)
   for pkg in $wanted; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && { log "system packages present"; return; }
   if [ "$(id -u)" != 0 ]; then
