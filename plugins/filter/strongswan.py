@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.l2sec.macsec.plugins.plugin_utils import _registered
@@ -88,6 +88,17 @@ def macsec_ipsec_connections(entry):
         connection.update(_endpoints(layering, end, peer))
         connections.append(connection)
     return connections
+
+
+def macsec_ipsec_connection_pattern(links):
+    """An extended regular expression (grep -E) that matches the names of every connection of `links`, at any peer:
+    what the role ends when a link is taken out, once only its name is left (its swanctl file's)."""
+    # A list, or what Jinja's map hands on (a generator)
+    links = [] if isinstance(links, (str, Mapping)) or not isinstance(links, Iterable) else list(links)
+    if not links:
+        raise AnsibleFilterError('macsec_ipsec_connection_pattern: the input must be a non-empty list of link names')
+    # _connection_name's characters are [A-Za-z0-9_-]: nothing in them is special to a regular expression.
+    return '%s(%s)-[0-9]+' % (CONNECTION_PREFIX, '|'.join(_UNSAFE.sub('-', str(link)) for link in links))
 
 
 def macsec_ike_health_connections(connections):
@@ -181,4 +192,5 @@ class FilterModule:
     def filters(self):
         return {'macsec_ipsec_connections': macsec_ipsec_connections, 'macsec_ike_verdicts': macsec_ike_verdicts,
                 'macsec_ike_health_connections': macsec_ike_health_connections,
+                'macsec_ipsec_connection_pattern': macsec_ipsec_connection_pattern,
                 'macsec_ike_changed_links': macsec_ike_changed_links, 'macsec_ike_new_links': macsec_ike_new_links}

@@ -61,6 +61,7 @@ def test_the_filters_are_registered():
     assert strongswan_filter.FilterModule().filters() == {
         'macsec_ipsec_connections': connections_of,
         'macsec_ike_health_connections': strongswan_filter.macsec_ike_health_connections,
+        'macsec_ipsec_connection_pattern': strongswan_filter.macsec_ipsec_connection_pattern,
         'macsec_ike_changed_links': strongswan_filter.macsec_ike_changed_links,
         'macsec_ike_new_links': strongswan_filter.macsec_ike_new_links,
         'macsec_ike_verdicts': strongswan_filter.macsec_ike_verdicts}
@@ -521,3 +522,32 @@ def test_ipsec_links_are_batched_whatever_their_macsec_provider():
             plan['hosts'].setdefault(host, {'links': []})['links'].extend(part['links'])
     assert kernel_filter.macsec_link_batches(plan, 1, 'strongswan') == [['mka-ike'], ['kernel-ike']]
     assert kernel_filter.macsec_link_batches(plan, 0, 'kernel') == [['plain', 'kernel-ike']]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# macsec_ipsec_connection_pattern: the connection names of links taken out, found from the link names alone
+
+def test_connection_pattern_matches_every_connection_of_the_links_and_no_other():
+    three = ('node-a', 'node-b', 'node-c')
+    gone = [inside_link(three, name='dc.rack-1'), outside_link(name='ike_out')]
+    kept = [inside_link(name='dc.rack-1-b'), inside_link(name='dc-rack'), outside_link(name='ike_out2')]
+    pattern = strongswan_filter.macsec_ipsec_connection_pattern([link['name'] for link in gone])
+    assert pattern == 'l2sec-(dc-rack-1|ike_out)-[0-9]+'
+    assert strongswan_filter.macsec_ipsec_connection_pattern(link['name'] for link in gone) == pattern  # from map
+
+    def names(links):
+        return {conn['name'] for link in links for end in link['ends']
+                for conn in connections_of(entry(link, end['host']))}
+
+    assert names(gone) == {'l2sec-dc-rack-1-0', 'l2sec-dc-rack-1-1', 'l2sec-dc-rack-1-2',
+                           'l2sec-ike_out-0', 'l2sec-ike_out-1'}
+    assert all(re.fullmatch(pattern, name) for name in names(gone))
+    assert not any(re.fullmatch(pattern, name) for name in names(kept))
+    # As the role reads `swanctl --list-sas`: the name's start, up to the colon.
+    assert not any(re.match('^' + pattern + ': #', name + ': #3') for name in names(kept))
+
+
+@pytest.mark.parametrize('links', [[], 'ab', None, {'ab': 1}])
+def test_connection_pattern_wants_a_list_of_link_names(links):
+    with pytest.raises(AnsibleFilterError, match='non-empty list of link names'):
+        strongswan_filter.macsec_ipsec_connection_pattern(links)
