@@ -117,10 +117,11 @@ def _pn_running_out(headroom, percent, seconds):
 
 
 def _ike_report(host, entry, ike):
-    """The IKE connections of this end (links with ipsec): their state, and why they do not carry ESP."""
+    """The IKE connections of this end (links with ipsec): their state, why they do not carry ESP, and what is
+    worth a look although they do (two IKE SAs of one connection)."""
     names = [conn['name'] for conn in macsec_ipsec_connections(entry)]
     reports = (ike or {}).get('connections') or {}
-    found, reasons = {}, []
+    found, reasons, warnings = {}, [], []
     for name in names:
         report = reports.get(name)
         if not isinstance(report, Mapping):
@@ -128,7 +129,11 @@ def _ike_report(host, entry, ike):
             continue
         found[name] = {'healthy': bool(report.get('healthy')), 'reasons': list(report.get('reasons') or ())}
         reasons.extend('%s: %s' % (host, reason) for reason in report.get('reasons') or ())
-    return found, reasons
+        established = report.get('ike_sas_established') or 0
+        if established > 1:
+            warnings.append('%s: %s has %d established IKE SAs (both ends started one at once; they both carry ESP): '
+                            'the next site.yml run ends all but the newest' % (host, name, established))
+    return found, reasons, warnings
 
 
 def _port_read(hostvars, host, health, ifname):
@@ -165,8 +170,9 @@ def _end_report(host, entry, hostvars, health, ike, warn_seconds):
         if ike_lost:
             end['reasons'].append('%s could not be reached to check the IKE connections of %s' % (host, entry['name']))
         else:
-            end['ike'], reasons = _ike_report(host, entry, ike_result)
+            end['ike'], reasons, warnings = _ike_report(host, entry, ike_result)
             end['reasons'].extend(reasons)
+            end['warnings'].extend(warnings)
     end['protected'] = not end['reasons']
     return end
 

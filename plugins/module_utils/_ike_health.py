@@ -120,7 +120,8 @@ def _count(value):
 
 
 def connection_state(name, sas):
-    """What the IKE SAs of connection `name` say: {ike_state, child_state, packets_in, packets_out, ike_sas}.
+    """What the IKE SAs of connection `name` say: {ike_state, child_state, packets_in, packets_out, ike_sas,
+    ike_sas_established} (more than one established: both ends started one at the same moment).
     The packets are summed over all CHILD_SAs of its established IKE SAs: a rekey (make-before-break) may have
     moved the probe's packets to a new CHILD_SA, or left them on the one it is deleting."""
     ike = [sa for sa in sas if sa['name'] == name]
@@ -129,6 +130,7 @@ def connection_state(name, sas):
     installed = [child for child in children if child.get('state') == 'INSTALLED']
     return {
         'ike_sas': len(ike),
+        'ike_sas_established': len(established),
         'ike_state': 'ESTABLISHED' if established else (ike[0].get('state') if ike else None),
         'child_state': 'INSTALLED' if installed else (children[0].get('state') if children else None),
         'packets_in': sum(_count(child.get('packets-in')) for child in children),

@@ -99,6 +99,11 @@ connections:
     ike_sas:
       description: How many IKE SAs of it exist.
       type: int
+    ike_sas_established:
+      description:
+        - How many of them are established. More than one when both ends started one at the same moment; both
+          carry ESP, and the strongswan role's next run ends all but the newest (playbooks/verify.yml warns).
+      type: int
     ike_state:
       description: V(ESTABLISHED) when one is, else the state of the first one (V(null) without any).
       type: str

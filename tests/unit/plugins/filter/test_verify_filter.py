@@ -132,6 +132,20 @@ def test_the_module_reasons_and_the_ike_connections_count():
     assert entry['ends'][0]['ike'] == {'l2sec-ab-1': {'healthy': True, 'reasons': []}}
 
 
+def test_two_established_ike_sas_of_a_connection_are_a_warning_not_a_failure():
+    plan = plan_of(link('ab', ('node-a', 'node-b'), ipsec={'layering': 'ipsec_over_macsec'}))
+    hostvars = healthy_vars(plan)
+    hostvars['node-a']['verify_ike'] = {'connections': {'l2sec-ab-1': {
+        'healthy': True, 'reasons': [], 'ike_sas': 3, 'ike_sas_established': 2}}}
+    hostvars['node-b']['verify_ike'] = {'connections': {'l2sec-ab-0': {
+        'healthy': True, 'reasons': [], 'ike_sas': 2, 'ike_sas_established': 1}}}  # one is being rekeyed: fine
+    report = verify_filter.macsec_verify_report(plan, hostvars, ['node-a', 'node-b'])
+    assert report['protected'] is True and report['links'][0]['reasons'] == []
+    assert report['links'][0]['warnings'] == [
+        'node-a: l2sec-ab-1 has 2 established IKE SAs (both ends started one at once; they both carry ESP): the next '
+        'site.yml run ends all but the newest']
+
+
 def test_a_pn_near_its_limit_or_running_out_soon_is_a_warning_not_a_failure():
     plan = plan_of(link('ab', ('node-a', 'node-b')))
     hostvars = healthy_vars(plan)

@@ -68,7 +68,7 @@ def test_the_real_sample_of_strongswan_5_9_8_parses():
 
 def test_the_real_sample_is_established_and_installed_but_carried_no_esp_yet():
     state = _ike_health.connection_state(NAME, _ike_health.parse_list_sas(REAL_SAMPLE))
-    assert state == {'ike_sas': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED', 'packets_in': 0,
+    assert state == {'ike_sas': 1, 'ike_sas_established': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED', 'packets_in': 0,
                      'packets_out': 0}
     assert _ike_health.reasons({'name': NAME, 'peer': '10.0.9.2'}, state, True) == [
         'no ESP packet went out on %s after a ping to 10.0.9.2' % NAME,
@@ -161,7 +161,7 @@ CONN = {'name': 'l2sec-a-1', 'peer': '10.0.1.2'}
 
 def test_a_connection_without_an_ike_sa():
     state = state_of('l2sec-a-1', ike_line('l2sec-b-0', children=[child('l2sec-b-0', 1, 'INSTALLED', 5, 5)]))
-    assert state == {'ike_sas': 0, 'ike_state': None, 'child_state': None, 'packets_in': 0, 'packets_out': 0}
+    assert state == {'ike_sas': 0, 'ike_sas_established': 0, 'ike_state': None, 'child_state': None, 'packets_in': 0, 'packets_out': 0}
     assert _ike_health.reasons(CONN, state, False) == [
         'l2sec-a-1 has no IKE SA (IKE with the peer did not come up: `journalctl -u strongswan` on both ends)']
 
@@ -197,7 +197,7 @@ def test_without_a_peer_the_reasons_name_no_ping():
 
 def test_esp_both_ways_is_healthy():
     state = state_of('l2sec-a-1', ike_line('l2sec-a-1', children=[child('l2sec-a-1', 2, packets_in=3, packets_out=3)]))
-    assert state == {'ike_sas': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED', 'packets_in': 3,
+    assert state == {'ike_sas': 1, 'ike_sas_established': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED', 'packets_in': 3,
                      'packets_out': 3}
     assert _ike_health.reasons(CONN, state, True) == []
 
@@ -215,7 +215,7 @@ def test_only_the_established_ike_sas_of_the_connection_count():
                      ike_line('l2sec-a-1', state='DELETING', children=[child('l2sec-a-1', 1, packets_in=9, packets_out=9)]),
                      ike_line('l2sec-a-1', uniqueid=2, children=[child('l2sec-a-1', 2)]),
                      ike_line('l2sec-b-0', uniqueid=3, children=[child('l2sec-b-0', 3, packets_in=7, packets_out=7)]))
-    assert state == {'ike_sas': 2, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED', 'packets_in': 0,
+    assert state == {'ike_sas': 2, 'ike_sas_established': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED', 'packets_in': 0,
                      'packets_out': 0}
     assert len(_ike_health.reasons(CONN, state, True)) == 2
 
@@ -260,7 +260,7 @@ def test_one_round_pings_every_peer_then_reads_the_sas_once():
     host = Host({'10.0.1.2': 'l2sec-a-1', '10.0.2.2': 'l2sec-b-1'}, answering=['10.0.1.2'])
     reports = _ike_health.check_once(CONNECTIONS, host.list_sas, host.ping)
     assert host.calls == [('ping', '10.0.1.2'), ('ping', '10.0.2.2'), ('list_sas',)]
-    assert reports['l2sec-a-1'] == {'ike_sas': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED',
+    assert reports['l2sec-a-1'] == {'ike_sas': 1, 'ike_sas_established': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED',
                                     'packets_in': 3, 'packets_out': 3, 'healthy': True, 'reasons': [],
                                     'peer': '10.0.1.2', 'replied': True}
     assert reports['l2sec-b-1']['healthy'] is False and reports['l2sec-b-1']['replied'] is False

@@ -84,7 +84,7 @@ def test_a_connection_carrying_esp_both_ways_is_healthy(capsys, host):
     assert code == 0 and result['changed'] is False and 'msg' not in result
     assert result['healthy'] is True and result['unhealthy'] == [] and result['waited'] == 0
     assert result['connections'] == {'l2sec-a-1': {
-        'healthy': True, 'reasons': [], 'ike_sas': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED',
+        'healthy': True, 'reasons': [], 'ike_sas': 1, 'ike_sas_established': 1, 'ike_state': 'ESTABLISHED', 'child_state': 'INSTALLED',
         'packets_in': 3, 'packets_out': 3, 'peer': '10.0.1.2', 'replied': True}}
     # The ping first, then one read of the SAs.
     assert host.commands == [[PING, '-c', '3', '-i', '0.2', '-W', '1', '-n', '-q', '10.0.1.2'], LIST_SAS]
